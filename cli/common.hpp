@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: MIT
+// Shared pieces of the denseam CLI: the subcommand table, array loading and output helpers.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "denseam/error.hpp"
+#include "denseam/kernels.hpp"
+#include "denseam/matrix_view.hpp"
+#include "denseam/npy.hpp"
+
+namespace denseam::cli {
+
+/// Exit codes of the tool.
+inline constexpr int exit_ok = 0;
+inline constexpr int exit_runtime = 1;
+inline constexpr int exit_usage = 2;
+
+/// A subcommand: `add` declares its options on `sub` and returns the function that runs it.
+using run_fn = std::function<int()>;
+run_fn add_energy(CLI::App& sub);
+run_fn add_retrieve(CLI::App& sub);
+run_fn add_info(CLI::App& sub);
+run_fn add_demo(CLI::App& sub);
+
+/// A 2-D float64 or float32 array loaded from a .npy file, with its name for messages.
+struct loaded_matrix {
+    std::string path;
+    npy_array array;
+    std::int64_t rows() const { return array.shape[0]; }
+    std::int64_t cols() const { return array.shape[1]; }
+};
+
+/// Read `path` and require a 2-D array; `what` ("memories", "queries") names it in errors.
+loaded_matrix load_matrix(const std::string& path, const std::string& what);
+
+/// Convert `m` to double precision (copy) or to float, as the computation needs.
+std::vector<double> as_f64(const loaded_matrix& m);
+std::vector<float> as_f32(const loaded_matrix& m);
+
+/// Options shared by every subcommand that takes an energy (--kernel --beta --eps --q --degree).
+struct energy_cli_options {
+    std::string kernel = std::string(to_string(energy_params{}.kernel));
+    double beta = 0.0;
+    double eps = energy_params{}.eps;
+    std::string q = std::string(to_string(energy_params{}.q));
+    int degree = energy_params{}.degree;
+    void add_to(CLI::App& sub);
+    energy_params to_params() const;  ///< parses and validates (invalid_argument on error)
+};
+
+/// Print one JSON object on stdout (pretty if requested) followed by a newline.
+void print_json(const nlohmann::json& j);
+
+}  // namespace denseam::cli

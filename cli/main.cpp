@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: MIT
+// The denseam command-line tool: subcommand table, top-level error handling and exit codes.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <string>
+
+#include "common.hpp"
+
+namespace {
+
+// OpenBLAS chooses its kernels when the library is loaded, before main() runs, and it misses
+// AVX-512 on recent CPUs unless OPENBLAS_CORETYPE says so. Re-executing ourselves once with the
+// variable set is the only way to get the fast kernels for a user who did not set it.
+void ensure_openblas_coretype(char** argv) {
+    if (std::getenv("OPENBLAS_CORETYPE") != nullptr || std::getenv("DENSEAM_NO_REEXEC") != nullptr)
+        return;
+    std::ifstream cpuinfo("/proc/cpuinfo");
+    std::string line;
+    bool avx512 = false;
+    while (std::getline(cpuinfo, line)) {
+        if (line.rfind("flags", 0) == 0) {
+            avx512 = line.find(" avx512f") != std::string::npos;
+            break;
+        }
+    }
+    if (!avx512) return;
+    setenv("OPENBLAS_CORETYPE", "SKYLAKEX", 1);
+    execv("/proc/self/exe", argv);  // returns only on failure; then carry on as we are
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    ensure_openblas_coretype(argv);
+    using namespace denseam::cli;
+    CLI::App app{
+        "denseam: Dense Associative Memories (LSE, LSR/Epanechnikov and other kernels): energies, "
+        "retrieval and the experiments of 'Dense Associative Memory with Epanechnikov Energy'."};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", std::string("denseam ") + DENSEAM_VERSION_STRING);
+
+    std::map<CLI::App*, run_fn> commands;
+    auto add = [&](const char* name, const char* help, run_fn (*setup)(CLI::App&)) {
+        CLI::App* sub = app.add_subcommand(name, help);
+        commands[sub] = setup(*sub);
+    };
+    add("energy", "Energies (and gradients) of queries under a memory", add_energy);
+    add("retrieve", "Retrieve memories from queries (fixed point or gradient descent)",
+        add_retrieve);
+    add("info", "Describe a .npy file: shape, dtype, finiteness", add_info);
+    add("demo", "Fig. 1 minima of the paper (1-D pair, 2-D triangle) as JSON", add_demo);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        int code = app.exit(e);
+        return code == 0 ? exit_ok : exit_usage;
+    }
+    try {
+        for (auto& [sub, run] : commands)
+            if (sub->parsed()) return run();
+    } catch (const denseam::invalid_argument& e) {
+        std::cerr << "denseam: error: " << e.what() << "\n";
+        return exit_usage;
+    } catch (const std::invalid_argument& e) {
+        std::cerr << "denseam: error: " << e.what() << "\n";
+        return exit_usage;
+    } catch (const std::exception& e) {
+        std::cerr << "denseam: error: " << e.what() << "\n";
+        return exit_runtime;
+    }
+    return exit_usage;
+}

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: MIT
+// denseam: retrieval (energy descent and exact fixed-point iterations).
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "denseam/energy.hpp"
+
+namespace denseam {
+
+/// A scalar schedule over steps t = 0 .. n_steps-1.
+///   constant  value(t) = start
+///   cosine    value(t) = start * [(1 - a) * (1 + cos(pi t / n_steps)) / 2 + a], a = end / start
+///             (the reference code's cosine decay; it reaches `end` at t = n_steps)
+///   values    value(t) = values[min(t, values.size() - 1)]  (user-supplied)
+struct schedule {
+    enum class kind { constant, cosine, values };
+    kind type = kind::constant;
+    double start = 0.0;
+    double end = 0.0;
+    std::vector<double> values;
+
+    static schedule constant(double v) { return {kind::constant, v, v, {}}; }
+    static schedule cosine(double start, double end) { return {kind::cosine, start, end, {}}; }
+    static schedule from_values(std::vector<double> v) {
+        return {kind::values, 0.0, 0.0, std::move(v)};
+    }
+    double at(std::int64_t t, std::int64_t n_steps) const noexcept;
+};
+
+enum class retrieval_method { fixed_point, gradient };
+
+/// Per-query outcome of a retrieval.
+enum class retrieval_status : std::uint8_t {
+    converged = 0,       ///< fixed point reached / gradient below tolerance
+    max_steps = 1,       ///< the step limit was reached first
+    out_of_support = 2,  ///< the state left (or never had) the support of a compact kernel
+    non_finite = 3,      ///< the state became NaN/Inf (e.g. a too-large step size)
+};
+
+std::string_view to_string(retrieval_method m) noexcept;
+std::string_view to_string(retrieval_status s) noexcept;
+retrieval_method parse_method(std::string_view name);
+
+/// Options for retrieve(); defaults are the library's defaults.
+struct retrieve_options {
+    retrieval_method method = retrieval_method::fixed_point;
+    /// Gradient descent: number of steps; fixed point: maximum number of iterations.
+    std::int64_t max_steps = 1000;
+    /// Gradient: stop a query once max_i |dE/dx_i| < tol (0: never stop early).
+    /// Fixed point (non-LSR kernels): stop once ||x_{k+1} - x_k||_inf < tol.
+    double tol = 1e-6;
+    /// Gradient descent step size alpha_t.
+    schedule step_size = schedule::constant(0.1);
+    /// Gradient descent beta_t; empty values with kind constant and start <= 0 means "params.beta".
+    schedule beta = schedule::constant(0.0);
+    /// Gradient descent noise sigma_t: x <- x - alpha_t (grad + sigma_t n), n ~ N(0, I).
+    schedule noise = schedule::constant(0.0);
+    /// Coordinates that are clamped (their gradient is zeroed): pattern completion.
+    std::vector<std::int64_t> clamp;
+    /// Seed of the noise; the noise of query i at step t depends only on (seed, i, t).
+    std::uint64_t seed = 0;
+};
+
+/// Support sets in CSR form: query i's set is indices[offsets[i] .. offsets[i+1]).
+struct support_sets {
+    std::vector<std::int64_t> offsets;
+    std::vector<std::int64_t> indices;
+};
+
+template <class T>
+struct retrieve_result {
+    std::vector<T> states;  ///< (n_queries x dim), row-major
+    std::vector<T> energy;  ///< (n_queries) energy of the final state
+    std::vector<retrieval_status> status;
+    std::vector<std::int64_t> steps;  ///< gradient steps / fixed-point iterations per query
+    support_sets support;             ///< LSR fixed point only: the final strict active set
+};
+
+/// Retrieve memories from `queries` by descent on the energy `params`.
+///
+/// fixed_point:
+///   - lsr: paper Algorithm 1 with the strict rule S = {mu : ||x - xi_mu|| < R},
+///     x <- mean(S), stopping when S repeats; distances and means in double precision. The
+///     result is a true local minimum (x = mean(S), S its strict active set). `steps` counts
+///     support-set evaluations (the reference's niter, >= 2 for a supported start). A start
+///     outside every support returns unchanged with status out_of_support.
+///   - other distance kernels: the mean-shift iteration x <- sum w xi / sum w with
+///     w_mu = -dK/dq (for lse: x <- sum softmax_mu xi_mu) until ||dx||_inf < tol.
+///   - poly and tophat have no fixed-point iteration: invalid_argument.
+/// gradient: x <- x - alpha_t (grad E(x; beta_t) + sigma_t n) with clamped coordinates, for up to
+///   max_steps steps, each query stopping once its gradient is below tol.
+/// @param[in] memories (n_memories x dim); @param[in] queries (n_queries x dim): start states.
+/// @throws denseam::invalid_argument for bad shapes/values/options.
+template <class T>
+retrieve_result<T> retrieve(matrix_view<const T> memories,
+                            matrix_view<const T> queries,
+                            const energy_params& params,
+                            const retrieve_options& options = {},
+                            const exec_options& exec = {});
+
+}  // namespace denseam

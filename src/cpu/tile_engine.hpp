@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: MIT
+// The CPU energy engine: tiled GEMM with the kernel and the reduction fused into the epilogue.
+//
+// Work is a fixed grid of (query block, memory chunk) items whose partial sums are merged per
+// query block in chunk order, so the result depends only on the shapes, never on the number of
+// threads. Inside an item, memory tiles are processed one after another: a GEMM gives the dot
+// products of the tile, the epilogue turns them into kernel values and gradient weights in
+// place, and (for the gradient) a second GEMM accumulates sum_mu w_mu xi_mu. The B x M matrix
+// never exists beyond one QB x MT tile.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <vector>
+
+#include "cpu/gemm.hpp"
+#include "cpu/parallel.hpp"
+#include "denseam/energy.hpp"
+#include "kernels/policies.hpp"
+
+namespace denseam::detail {
+
+/// Tile sizes of the engine. They fix the summation order, hence the exact bits of a result;
+/// they are constants (not thread-dependent) for that reason.
+struct tile_sizes {
+    static constexpr std::int64_t query_block = 128;   ///< QB rows of queries per item
+    static constexpr std::int64_t memory_tile = 512;   ///< MT memories per GEMM tile
+    static constexpr std::int64_t memory_chunk = 8192; ///< MC memories per item (multiple of MT)
+};
+
+/// Squared distance in double, straight from the rows: used to decide pairs whose GEMM-derived
+/// distance is too close to the support boundary to trust.
+template <class T>
+inline double exact_sq_dist(const T* a, const T* b, std::int64_t dim) {
+    double s = 0.0;
+    for (std::int64_t k = 0; k < dim; ++k) {
+        const double d = static_cast<double>(a[k]) - static_cast<double>(b[k]);
+        s += d * d;
+    }
+    return s;
+}
+
+template <class T>
+inline double sq_norm(const T* a, std::int64_t dim) {
+    double s = 0.0;
+    for (std::int64_t k = 0; k < dim; ++k) s += static_cast<double>(a[k]) * a[k];
+    return s;
+}
+
+/// The partial state of one (query block, memory chunk) item.
+struct partial_rows {
+    std::vector<double> shift;  ///< exp-type kernels: terms are exp(-(q - shift))
+    std::vector<double> z;      ///< sum of (shifted) kernel values
+    std::vector<double> sw;     ///< sum of (shifted) gradient weights
+};
+
+template <class P, class T>
+void energy_tiles(matrix_view<const T> mem,
+                  matrix_view<const T> qry,
+                  const energy_params& prm,
+                  std::span<T> out_e,
+                  matrix_view<T> out_g,
+                  std::span<energy_status> out_st,
+                  const exec_options& exec) {
+    constexpr std::int64_t QB = tile_sizes::query_block;
+    constexpr std::int64_t MT = tile_sizes::memory_tile;
+    constexpr std::int64_t MC = tile_sizes::memory_chunk;
+    const std::int64_t n_mem = mem.rows, dim = mem.cols, n_q = qry.rows;
+    const bool want_grad = !out_g.empty();
+    const double beta = prm.beta;
+    const T half_beta = static_cast<T>(0.5 * beta);
+    const int degree = prm.degree;
+    const bool log_q = resolved_q(prm) == q_kind::log;
+    // Pairs whose GEMM-derived q lies within this relative band of the support boundary are
+    // recomputed exactly in double (cancellation in ||x||^2 - 2 x.xi + ||xi||^2).
+    const double band = 64.0 * std::numeric_limits<T>::epsilon() * 0.5 * beta;
+
+    std::vector<T> mem_norm_t;
+    if constexpr (P::distance) {
+        mem_norm_t.resize(static_cast<std::size_t>(n_mem));
+        for (std::int64_t j = 0; j < n_mem; ++j)
+            mem_norm_t[static_cast<std::size_t>(j)] = static_cast<T>(sq_norm(mem.row(j), dim));
+    }
+
+    const std::int64_t n_mc = (n_mem + MC - 1) / MC;
+    // Outer batches bound the memory of the gradient partials (n_mc * rows * dim values); the
+    // batch size depends on the shapes only.
+    std::int64_t qbatch = QB;
+    if (want_grad) {
+        const std::int64_t budget = std::int64_t(1) << 24;  // values of T per batch of partials
+        qbatch = std::max<std::int64_t>(QB, budget / std::max<std::int64_t>(1, n_mc * dim) / QB * QB);
+    } else {
+        qbatch = 64 * QB;
+    }
+
+    for (std::int64_t b0 = 0; b0 < n_q; b0 += qbatch) {
+        const std::int64_t nb = std::min(qbatch, n_q - b0);
+        const std::int64_t n_qb = (nb + QB - 1) / QB;
+        const std::int64_t n_items = n_qb * n_mc;
+        std::vector<partial_rows> parts(static_cast<std::size_t>(n_items));
+        std::vector<T> grad_parts;
+        if (want_grad) grad_parts.assign(static_cast<std::size_t>(n_items * QB * dim), T(0));
+
+        parallel_for(n_items, exec, [&](std::int64_t item) {
+            const std::int64_t qb = item / n_mc, mc = item % n_mc;
+            const std::int64_t r0 = b0 + qb * QB;
+            const std::int64_t nr = std::min(QB, b0 + nb - r0);
+            const std::int64_t m0 = mc * MC;
+            const std::int64_t m1 = std::min(n_mem, m0 + MC);
+            partial_rows& part = parts[static_cast<std::size_t>(item)];
+            part.shift.assign(static_cast<std::size_t>(nr),
+                              P::exp_type ? std::numeric_limits<double>::infinity() : 0.0);
+            part.z.assign(static_cast<std::size_t>(nr), 0.0);
+            part.sw.assign(static_cast<std::size_t>(nr), 0.0);
+            T* g = want_grad ? grad_parts.data() + item * QB * dim : nullptr;
+            std::vector<T> tile(static_cast<std::size_t>(QB * MT));
+            std::vector<T> qnorm(static_cast<std::size_t>(nr));
+            if constexpr (P::distance)
+                for (std::int64_t i = 0; i < nr; ++i)
+                    qnorm[static_cast<std::size_t>(i)] = static_cast<T>(sq_norm(qry.row(r0 + i), dim));
+
+            for (std::int64_t t0 = m0; t0 < m1; t0 += MT) {
+                const std::int64_t nt = std::min(MT, m1 - t0);
+                gemm_nt(nr, nt, dim, T(1), qry.row(r0), qry.ld, mem.row(t0), mem.ld, T(0),
+                        tile.data(), MT);
+                bool any_weight = false;
+                for (std::int64_t i = 0; i < nr; ++i) {
+                    T* row = tile.data() + i * MT;
+                    const std::size_t si = static_cast<std::size_t>(i);
+                    if constexpr (P::distance) {
+                        const T qn = qnorm[si];
+                        const T* mn = mem_norm_t.data() + t0;
+#pragma omp simd
+                        for (std::int64_t j = 0; j < nt; ++j) {
+                            T d2 = qn + mn[j] - T(2) * row[j];
+                            row[j] = half_beta * (d2 > T(0) ? d2 : T(0));
+                        }
+                        if constexpr (P::compact) {
+                            for (std::int64_t j = 0; j < nt; ++j) {
+                                const double q = row[j];
+                                if (std::abs(q - 1.0) <= band * (static_cast<double>(qn) + mn[j])) {
+                                    const double qe = 0.5 * beta *
+                                                      exact_sq_dist(qry.row(r0 + i), mem.row(t0 + j), dim);
+                                    // Keep the exact side of the boundary after rounding to T.
+                                    T qt = static_cast<T>(qe);
+                                    if (qe < 1.0 && !(qt < T(1))) qt = std::nextafter(T(1), T(0));
+                                    if (!(qe < 1.0) && qt < T(1)) qt = T(1);
+                                    row[j] = qt;
+                                }
+                            }
+                        }
+                        if constexpr (P::exp_type) {
+                            T qmin = std::numeric_limits<T>::infinity();
+                            for (std::int64_t j = 0; j < nt; ++j) qmin = std::min(qmin, row[j]);
+                            const double old = part.shift[si];
+                            if (static_cast<double>(qmin) < old) {
+                                const double f = std::isinf(old) ? 0.0 : std::exp(qmin - old);
+                                part.z[si] *= f;
+                                part.sw[si] *= f;
+                                if (want_grad)
+                                    for (std::int64_t k = 0; k < dim; ++k)
+                                        g[i * dim + k] = static_cast<T>(g[i * dim + k] * f);
+                                part.shift[si] = qmin;
+                            }
+                            const T s = static_cast<T>(part.shift[si]);
+                            double zs = 0.0;
+#pragma omp simd reduction(+ : zs)
+                            for (std::int64_t j = 0; j < nt; ++j) {
+                                const T v = P::value(row[j] - s);
+                                zs += v;
+                                row[j] = v;
+                            }
+                            part.z[si] += zs;
+                            part.sw[si] += zs;
+                            any_weight = any_weight || zs > 0.0;
+                        } else {
+                            double zs = 0.0, ws = 0.0;
+#pragma omp simd reduction(+ : zs, ws)
+                            for (std::int64_t j = 0; j < nt; ++j) {
+                                const T q = row[j];
+                                const T v = P::value(q);
+                                const T w = P::weight(q);
+                                zs += v;
+                                ws += w;
+                                row[j] = w;
+                            }
+                            part.z[si] += zs;
+                            part.sw[si] += ws;
+                            any_weight = any_weight || ws > 0.0;
+                        }
+                    } else {
+                        double zs = 0.0, ws = 0.0;
+                        const T tb = static_cast<T>(beta);
+                        for (std::int64_t j = 0; j < nt; ++j) {
+                            const T z = tb * row[j];
+                            const T v = P::value(z, degree);
+                            const T w = P::weight(z, degree);
+                            zs += v;
+                            ws += w;
+                            row[j] = w;
+                        }
+                        part.z[si] += zs;
+                        part.sw[si] += ws;
+                        any_weight = any_weight || ws > 0.0;
+                    }
+                }
+                if (want_grad && any_weight)
+                    gemm_nn(nr, dim, nt, T(1), tile.data(), MT, mem.row(t0), mem.ld, T(1), g, dim);
+            }
+        });
+
+        // Merge the chunks of each query block in chunk order, then finish each query.
+        parallel_for(n_qb, exec, [&](std::int64_t qb) {
+            const std::int64_t r0 = b0 + qb * QB;
+            const std::int64_t nr = std::min(QB, b0 + nb - r0);
+            std::vector<double> gsum(want_grad ? static_cast<std::size_t>(dim) : 0);
+            for (std::int64_t i = 0; i < nr; ++i) {
+                const std::size_t si = static_cast<std::size_t>(i);
+                double shift = P::exp_type ? std::numeric_limits<double>::infinity() : 0.0;
+                for (std::int64_t c = 0; c < n_mc; ++c)
+                    shift = std::min(shift, parts[static_cast<std::size_t>(qb * n_mc + c)].shift[si]);
+                double z = 0.0, sw = 0.0;
+                std::fill(gsum.begin(), gsum.end(), 0.0);
+                for (std::int64_t c = 0; c < n_mc; ++c) {
+                    const std::int64_t item = qb * n_mc + c;
+                    const partial_rows& part = parts[static_cast<std::size_t>(item)];
+                    double f = 1.0;
+                    if constexpr (P::exp_type)
+                        f = std::isinf(part.shift[si]) ? 0.0 : std::exp(shift - part.shift[si]);
+                    z += f * part.z[si];
+                    sw += f * part.sw[si];
+                    if (want_grad && f != 0.0) {
+                        const T* gp = grad_parts.data() + (item * QB + i) * dim;
+                        for (std::int64_t k = 0; k < dim; ++k) gsum[static_cast<std::size_t>(k)] += f * gp[k];
+                    }
+                }
+                // Z = eps + exp(-shift) * z (shift = 0 for non-exp kernels).
+                const std::int64_t r = r0 + i;
+                const bool empty = z == 0.0;
+                double energy, scale;
+                if (log_q) {
+                    if (empty && prm.eps == 0.0) {
+                        energy = std::numeric_limits<double>::infinity();
+                        scale = 0.0;
+                    } else {
+                        double log_z;
+                        if (empty)
+                            log_z = std::log(prm.eps);
+                        else if (prm.eps == 0.0)
+                            log_z = std::log(z) - shift;
+                        else {
+                            const double a = std::log(z) - shift, b = std::log(prm.eps);
+                            log_z = std::max(a, b) + std::log1p(std::exp(-std::abs(a - b)));
+                        }
+                        energy = -log_z / beta;
+                        scale = empty ? 0.0 : std::exp(-shift - log_z);
+                    }
+                } else {
+                    const double e_shift = std::exp(-shift);
+                    energy = -(prm.eps + e_shift * z);
+                    scale = beta * e_shift;
+                }
+                out_e[static_cast<std::size_t>(r)] = static_cast<T>(energy);
+                if (!out_st.empty())
+                    out_st[static_cast<std::size_t>(r)] =
+                        !P::exp_type && empty ? energy_status::unsupported
+                                                              : energy_status::ok;
+                if (want_grad) {
+                    const T* x = qry.row(r);
+                    T* gr = out_g.row(r);
+                    for (std::int64_t k = 0; k < dim; ++k) {
+                        const double self = P::distance ? sw * static_cast<double>(x[k]) : 0.0;
+                        gr[k] = static_cast<T>(scale * (self - gsum[static_cast<std::size_t>(k)]));
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// The engine for any kernel, without validation (callers inside the library have validated).
+template <class T>
+void energy_unchecked(matrix_view<const T> memories, matrix_view<const T> queries,
+                      const energy_params& params, std::span<T> energy, matrix_view<T> grad,
+                      std::span<energy_status> status, const exec_options& exec) {
+    with_kernel(params.kernel, [&](auto policy) {
+        energy_tiles<decltype(policy), T>(memories, queries, params, energy, grad, status, exec);
+    });
+}
+
+}  // namespace denseam::detail

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: MIT
+// Names, parsing and validation of the energy parameters (include/denseam/kernels.hpp).
+#include <array>
+#include <cmath>
+#include <span>
+#include <string>
+
+#include "denseam/error.hpp"
+#include "denseam/exec.hpp"
+#include "denseam/kernels.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace denseam {
+
+namespace {
+constexpr std::array<std::string_view, 9> kernel_name_table = {
+    "lse", "lsr", "triangle", "tophat", "cosine", "quartic", "triweight", "tricube", "poly"};
+constexpr std::array<std::string_view, 3> q_name_table = {"auto", "log", "identity"};
+
+std::string join_names(std::span<const std::string_view> names) {
+    std::string out;
+    for (auto n : names) {
+        if (!out.empty()) out += ", ";
+        out += n;
+    }
+    return out;
+}
+}  // namespace
+
+std::string_view to_string(kernel_kind k) noexcept {
+    return kernel_name_table[static_cast<std::size_t>(k)];
+}
+
+std::string_view to_string(q_kind q) noexcept { return q_name_table[static_cast<std::size_t>(q)]; }
+
+kernel_kind parse_kernel(std::string_view name) {
+    for (std::size_t i = 0; i < kernel_name_table.size(); ++i)
+        if (kernel_name_table[i] == name) return static_cast<kernel_kind>(i);
+    throw invalid_argument("unknown kernel '" + std::string(name) +
+                           "' (choose one of: " + join_names(kernel_name_table) + ")");
+}
+
+q_kind parse_q(std::string_view name) {
+    for (std::size_t i = 0; i < q_name_table.size(); ++i)
+        if (q_name_table[i] == name) return static_cast<q_kind>(i);
+    throw invalid_argument("unknown Q '" + std::string(name) +
+                           "' (choose one of: " + join_names(q_name_table) + ")");
+}
+
+std::vector<std::string> kernel_names() {
+    return {kernel_name_table.begin(), kernel_name_table.end()};
+}
+
+bool has_compact_support(kernel_kind k) noexcept {
+    return k != kernel_kind::lse && k != kernel_kind::poly;
+}
+
+bool uses_distance(kernel_kind k) noexcept { return k != kernel_kind::poly; }
+
+q_kind resolved_q(const energy_params& p) noexcept {
+    if (p.q != q_kind::automatic) return p.q;
+    return p.kernel == kernel_kind::poly ? q_kind::identity : q_kind::log;
+}
+
+void validate(const energy_params& p) {
+    if (static_cast<std::size_t>(p.kernel) >= kernel_name_table.size())
+        throw invalid_argument("invalid kernel enum value");
+    if (!std::isfinite(p.beta) || !(p.beta > 0.0))
+        throw invalid_argument("beta must be finite and > 0 (got " + std::to_string(p.beta) + ")");
+    if (!std::isfinite(p.eps) || p.eps < 0.0)
+        throw invalid_argument("eps must be finite and >= 0 (got " + std::to_string(p.eps) + ")");
+    if (p.degree < 1)
+        throw invalid_argument("degree must be >= 1 (got " + std::to_string(p.degree) + ")");
+}
+
+int resolved_threads(const exec_options& opts) noexcept {
+    if (opts.n_threads > 0) return opts.n_threads;
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+}  // namespace denseam

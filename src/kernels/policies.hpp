@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: MIT
+// The separation functions F of the energy family, written once for every backend.
+//
+// Distance kernels are functions of q = (beta/2) ||x - xi||^2 (so t = sqrt(q) = ||x - xi|| / R,
+// R = sqrt(2/beta)). Each policy gives the kernel value K(q) and the gradient weight
+// w(q) = -dK/dq >= 0, from which
+//     grad_x Z = -beta * sum_mu w_mu (x - xi_mu),    Z = eps + sum_mu K(q_mu).
+// The dot-product kernel (poly) is a function of z = beta x.xi with value f(z) and weight
+// w = f'(z), so grad_x Z = beta * sum_mu w_mu xi_mu. Compact kernels vanish for q >= 1 (the
+// boundary rule: distance exactly R is outside the support).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <numbers>
+#include <type_traits>
+
+#include "denseam/kernels.hpp"
+
+#if defined(__CUDACC__)
+#define DENSEAM_HD __host__ __device__
+#else
+#define DENSEAM_HD
+#endif
+
+namespace denseam::detail {
+
+/// exp(x) for x <= 0, branch-free so that loops over it vectorise (glibc's exp does not without
+/// -ffast-math, which we must not use). Cody-Waite reduction x = k ln2 + r, |r| <= ln2/2, then a
+/// Taylor polynomial: relative error < 2 ulp for float (degree 7) and double (degree 13).
+/// Inputs below the underflow threshold return exactly 0.
+template <class U>
+DENSEAM_HD inline U exp_nonpositive(U x) noexcept {
+    constexpr bool is_float = sizeof(U) == 4;
+    constexpr U lo = is_float ? U(-87.3) : U(-708.3);
+    const bool under = x < lo;
+    x = x < lo ? lo : x;
+    constexpr U log2e = U(1.4426950408889634);
+    constexpr U ln2_hi = is_float ? U(0.693145751953125) : U(0.693147180369123816490);
+    constexpr U ln2_lo = is_float ? U(1.428606765330187045e-06) : U(1.90821492927058770002e-10);
+    // Round to nearest with the 1.5 * 2^mantissa trick (vectorises; no -ffast-math needed).
+    constexpr U round_magic = is_float ? U(12582912.0f) : U(6755399441055744.0);
+    const U kf = (x * log2e + round_magic) - round_magic;
+    const U r = (x - kf * ln2_hi) - kf * ln2_lo;
+    U p;
+    if constexpr (is_float) {
+        p = U(1.0 / 5040);
+        p = p * r + U(1.0 / 720);
+        p = p * r + U(1.0 / 120);
+        p = p * r + U(1.0 / 24);
+        p = p * r + U(1.0 / 6);
+        p = p * r + U(0.5);
+        p = p * r + U(1);
+        p = p * r + U(1);
+    } else {
+        p = U(1.0 / 6227020800.0);
+        p = p * r + U(1.0 / 479001600.0);
+        p = p * r + U(1.0 / 39916800.0);
+        p = p * r + U(1.0 / 3628800.0);
+        p = p * r + U(1.0 / 362880.0);
+        p = p * r + U(1.0 / 40320.0);
+        p = p * r + U(1.0 / 5040.0);
+        p = p * r + U(1.0 / 720.0);
+        p = p * r + U(1.0 / 120.0);
+        p = p * r + U(1.0 / 24.0);
+        p = p * r + U(1.0 / 6.0);
+        p = p * r + U(0.5);
+        p = p * r + U(1);
+        p = p * r + U(1);
+    }
+    // Scale by 2^k through the exponent bits (k >= -126 / -1022 after the clamp above; the
+    // result may be subnormal-adjacent but never needs gradual underflow handling beyond that).
+    using I = std::conditional_t<is_float, std::int32_t, std::int64_t>;
+    constexpr int mant = is_float ? 23 : 52;
+    constexpr I bias = is_float ? 127 : 1023;
+    I k = static_cast<I>(kf);
+    // Split the scaling in two so that k down to -2*bias+2 stays representable.
+    const I k1 = k / 2;
+    const I k2 = k - k1;
+    U s1, s2;
+    I b1 = (k1 + bias) << mant;
+    I b2 = (k2 + bias) << mant;
+    __builtin_memcpy(&s1, &b1, sizeof(U));
+    __builtin_memcpy(&s2, &b2, sizeof(U));
+    const U res = p * s1 * s2;
+    return under ? U(0) : res;
+}
+
+// ---- distance kernels: K(q), w(q) = -dK/dq ------------------------------------------------
+
+struct lse_kernel {
+    static constexpr kernel_kind kind = kernel_kind::lse;
+    static constexpr bool distance = true;
+    static constexpr bool compact = false;
+    static constexpr bool exp_type = true;  ///< values are max-shifted: K = exp(-(q - shift))
+    template <class U>
+    DENSEAM_HD static U value(U q) noexcept {
+        return exp_nonpositive(-q);
+    }
+    template <class U>
+    DENSEAM_HD static U weight(U q) noexcept {
+        return exp_nonpositive(-q);
+    }
+};
+
+struct lsr_kernel {
+    static constexpr kernel_kind kind = kernel_kind::lsr;
+    static constexpr bool distance = true;
+    static constexpr bool compact = true;
+    static constexpr bool exp_type = false;
+    template <class U>
+    DENSEAM_HD static U value(U q) noexcept {
+        return q < U(1) ? U(1) - q : U(0);
+    }
+    template <class U>
+    DENSEAM_HD static U weight(U q) noexcept {
+        return q < U(1) ? U(1) : U(0);
+    }
+};
+
+struct triangle_kernel {
+    static constexpr kernel_kind kind = kernel_kind::triangle;
+    static constexpr bool distance = true;
+    static constexpr bool compact = true;
+    static constexpr bool exp_type = false;
+    template <class U>
+    DENSEAM_HD static U value(U q) noexcept {
+        return q < U(1) ? U(1) - std::sqrt(q) : U(0);
+    }
+    // dK/dq = -1 / (2 sqrt q): the kernel has a cusp at the pattern, where we take w = 0.
+    template <class U>
+    DENSEAM_HD static U weight(U q) noexcept {
+        return (q < U(1) && q > U(0)) ? U(0.5) / std::sqrt(q) : U(0);
+    }
+};
+
+struct tophat_kernel {
+    static constexpr kernel_kind kind = kernel_kind::tophat;
+    static constexpr bool distance = true;
+    static constexpr bool compact = true;
+    static constexpr bool exp_type = false;
+    template <class U>
+    DENSEAM_HD static U value(U q) noexcept {
+        return q < U(1) ? U(1) : U(0);
+    }
+    template <class U>
+    DENSEAM_HD static U weight(U) noexcept {
+        return U(0);
+    }
+};
+
+struct cosine_kernel {
+    static constexpr kernel_kind kind = kernel_kind::cosine;
+    static constexpr bool distance = true;
+    static constexpr bool compact = true;
+    static constexpr bool exp_type = false;
+    template <class U>
+    DENSEAM_HD static U value(U q) noexcept {
+        return q < U(1) ? std::cos(U(std::numbers::pi / 2) * std::sqrt(q)) : U(0);
+    }
+    // -dK/dq = (pi/4) sin(pi t / 2) / t, whose limit at t -> 0 is pi^2 / 8.
+    template <class U>
+    DENSEAM_HD static U weight(U q) noexcept {
+        if (!(q < U(1))) return U(0);
+        const U a = U(std::numbers::pi / 2) * std::sqrt(q);
+        const U sinc = a < U(1e-4) ? U(1) - a * a / U(6) : std::sin(a) / a;
+        return U(std::numbers::pi * std::numbers::pi / 8) * sinc;
+    }
+};
+
+struct quartic_kernel {
+    static constexpr kernel_kind kind = kernel_kind::quartic;
+    static constexpr bool distance = true;
+    static constexpr bool compact = true;
+    static constexpr bool exp_type = false;
+    template <class U>
+    DENSEAM_HD static U value(U q) noexcept {
+        const U u = q < U(1) ? U(1) - q : U(0);
+        return u * u;
+    }
+    template <class U>
+    DENSEAM_HD static U weight(U q) noexcept {
+        return q < U(1) ? U(2) * (U(1) - q) : U(0);
+    }
+};
+
+struct triweight_kernel {
+    static constexpr kernel_kind kind = kernel_kind::triweight;
+    static constexpr bool distance = true;
+    static constexpr bool compact = true;
+    static constexpr bool exp_type = false;
+    template <class U>
+    DENSEAM_HD static U value(U q) noexcept {
+        const U u = q < U(1) ? U(1) - q : U(0);
+        return u * u * u;
+    }
+    template <class U>
+    DENSEAM_HD static U weight(U q) noexcept {
+        const U u = q < U(1) ? U(1) - q : U(0);
+        return U(3) * u * u;
+    }
+};
+
+struct tricube_kernel {
+    static constexpr kernel_kind kind = kernel_kind::tricube;
+    static constexpr bool distance = true;
+    static constexpr bool compact = true;
+    static constexpr bool exp_type = false;
+    template <class U>
+    DENSEAM_HD static U value(U q) noexcept {
+        const U u = q < U(1) ? U(1) - q * std::sqrt(q) : U(0);
+        return u * u * u;
+    }
+    // K = (1 - q^{3/2})^3, dK/dq = -(9/2) q^{1/2} (1 - q^{3/2})^2.
+    template <class U>
+    DENSEAM_HD static U weight(U q) noexcept {
+        if (!(q < U(1))) return U(0);
+        const U s = std::sqrt(q);
+        const U u = U(1) - q * s;
+        return U(4.5) * s * u * u;
+    }
+};
+
+// ---- dot-product kernel: f(z) = max(z, 0)^n, w = f'(z) --------------------------------------
+
+struct poly_kernel {
+    static constexpr kernel_kind kind = kernel_kind::poly;
+    static constexpr bool distance = false;
+    static constexpr bool compact = false;
+    static constexpr bool exp_type = false;
+    template <class U>
+    DENSEAM_HD static U value(U z, int n) noexcept {
+        if (!(z > U(0))) return U(0);
+        U r = U(1);
+        for (int i = 0; i < n; ++i) r *= z;
+        return r;
+    }
+    template <class U>
+    DENSEAM_HD static U weight(U z, int n) noexcept {
+        if (!(z > U(0))) return U(0);
+        U r = U(n);
+        for (int i = 1; i < n; ++i) r *= z;
+        return r;
+    }
+};
+
+/// The one runtime -> compile-time switch over kernels: calls f(policy{}) for `k`.
+template <class Fn>
+decltype(auto) with_kernel(kernel_kind k, Fn&& f) {
+    switch (k) {
+        case kernel_kind::lse: return f(lse_kernel{});
+        case kernel_kind::lsr: return f(lsr_kernel{});
+        case kernel_kind::triangle: return f(triangle_kernel{});
+        case kernel_kind::tophat: return f(tophat_kernel{});
+        case kernel_kind::cosine: return f(cosine_kernel{});
+        case kernel_kind::quartic: return f(quartic_kernel{});
+        case kernel_kind::triweight: return f(triweight_kernel{});
+        case kernel_kind::tricube: return f(tricube_kernel{});
+        case kernel_kind::poly: return f(poly_kernel{});
+    }
+    return f(lsr_kernel{});
+}
+
+/// Scalar kernel value K and weight w for any kernel, in double (used by exact paths, tests
+/// and the 1-D analysis). For distance kernels `arg` is q, for poly it is z.
+inline double kernel_value(const energy_params& p, double arg) {
+    return with_kernel(p.kernel, [&](auto pol) -> double {
+        using P = decltype(pol);
+        if constexpr (P::distance)
+            return P::value(arg);
+        else
+            return P::value(arg, p.degree);
+    });
+}
+inline double kernel_weight(const energy_params& p, double arg) {
+    return with_kernel(p.kernel, [&](auto pol) -> double {
+        using P = decltype(pol);
+        if constexpr (P::distance)
+            return P::weight(arg);
+        else
+            return P::weight(arg, p.degree);
+    });
+}
+
+}  // namespace denseam::detail
