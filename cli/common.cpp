@@ -3,6 +3,8 @@
 
 #include <iostream>
 
+#include "denseam/energy.hpp"
+
 namespace denseam::cli {
 
 loaded_matrix load_matrix(const std::string& path, const std::string& what) {
@@ -15,6 +17,13 @@ loaded_matrix load_matrix(const std::string& path, const std::string& what) {
         throw invalid_argument(what + " '" + path + "' must be a 2-D array (rows x dim), got shape " +
                                shape);
     }
+    const std::string name = what + " '" + path + "'";
+    if (m.rows() == 0)
+        throw invalid_argument(name + " is empty (shape (0, " + std::to_string(m.cols()) + "))");
+    if (m.array.is_float32)
+        check_finite(m.array.matrix_f32(name), name.c_str());
+    else
+        check_finite(m.array.matrix_f64(name), name.c_str());
     return m;
 }
 

@@ -133,12 +133,18 @@ void energy_tiles(matrix_view<const T> mem,
                     if constexpr (P::distance) {
                         const T qn = qnorm[si];
                         const T* mn = mem_norm_t.data() + t0;
-#pragma omp simd
+                        // Flag pairs whose q is within the cancellation band of the boundary.
+                        int near = 0;
+                        const T tband = static_cast<T>(band);
+#pragma omp simd reduction(| : near)
                         for (std::int64_t j = 0; j < nt; ++j) {
                             T d2 = qn + mn[j] - T(2) * row[j];
-                            row[j] = half_beta * (d2 > T(0) ? d2 : T(0));
+                            const T q = half_beta * (d2 > T(0) ? d2 : T(0));
+                            row[j] = q;
+                            const T off = q - T(1);
+                            near |= static_cast<int>((off < T(0) ? -off : off) <= tband * (qn + mn[j]));
                         }
-                        if constexpr (P::compact) {
+                        if (P::compact && near) {
                             for (std::int64_t j = 0; j < nt; ++j) {
                                 const double q = row[j];
                                 if (std::abs(q - 1.0) <= band * (static_cast<double>(qn) + mn[j])) {

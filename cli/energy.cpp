@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: MIT
+// `denseam energy`: energies (and gradients) of queries under a memory.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include "common.hpp"
+#include "denseam/energy.hpp"
+
+namespace denseam::cli {
+
+namespace {
+
+template <class T>
+nlohmann::json compute(const loaded_matrix& mem, const loaded_matrix& qry, const energy_params& p,
+                       const std::string& out, const std::string& grad_out, int threads,
+                       bool print_values) {
+    std::vector<T> m, q;
+    if constexpr (sizeof(T) == 4) {
+        m = as_f32(mem);
+        q = as_f32(qry);
+    } else {
+        m = as_f64(mem);
+        q = as_f64(qry);
+    }
+    const std::int64_t n = qry.rows(), d = qry.cols();
+    std::vector<T> e(static_cast<std::size_t>(n)), g(grad_out.empty() ? 0 : static_cast<std::size_t>(n * d));
+    std::vector<energy_status> st(static_cast<std::size_t>(n));
+    exec_options ex;
+    ex.n_threads = threads;
+    const auto t0 = std::chrono::steady_clock::now();
+    energy_and_grad(make_matrix_view<const T>(m.data(), mem.rows(), mem.cols()),
+                    make_matrix_view<const T>(q.data(), n, d), p, std::span<T>(e),
+                    grad_out.empty() ? matrix_view<T>{} : make_matrix_view(g.data(), n, d),
+                    std::span(st), ex);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const std::int64_t shape_e[] = {n}, shape_g[] = {n, d};
+    if (!out.empty()) write_npy(out, std::span<const T>(e), shape_e);
+    if (!grad_out.empty()) {
+        try {
+            write_npy(grad_out, std::span<const T>(g), shape_g);
+        } catch (...) {
+            if (!out.empty()) std::remove(out.c_str());  // leave no half of the result behind
+            throw;
+        }
+    }
+    std::int64_t unsupported = 0;
+    double lo = INFINITY, hi = -INFINITY, sum = 0;
+    std::int64_t finite = 0;
+    for (std::size_t i = 0; i < e.size(); ++i) {
+        unsupported += st[i] == energy_status::unsupported;
+        if (std::isfinite(e[i])) {
+            lo = std::min(lo, double(e[i]));
+            hi = std::max(hi, double(e[i]));
+            sum += e[i];
+            ++finite;
+        }
+    }
+    nlohmann::json j = {{"n_queries", n},
+                        {"n_memories", mem.rows()},
+                        {"dim", d},
+                        {"dtype", sizeof(T) == 4 ? "float32" : "float64"},
+                        {"kernel", std::string(to_string(p.kernel))},
+                        {"beta", p.beta},
+                        {"eps", p.eps},
+                        {"q", std::string(to_string(resolved_q(p)))},
+                        {"unsupported", unsupported},
+                        {"energy_min", finite ? nlohmann::json(lo) : nlohmann::json(nullptr)},
+                        {"energy_mean", finite ? nlohmann::json(sum / finite) : nlohmann::json(nullptr)},
+                        {"energy_max", finite ? nlohmann::json(hi) : nlohmann::json(nullptr)},
+                        {"seconds", secs}};
+    if (print_values) {
+        nlohmann::json vals = nlohmann::json::array();
+        for (auto v : e) vals.push_back(std::isfinite(v) ? nlohmann::json(double(v)) : nlohmann::json("inf"));
+        j["energy"] = vals;
+    }
+    if (!out.empty()) j["out"] = out;
+    if (!grad_out.empty()) j["grad"] = grad_out;
+    return j;
+}
+
+}  // namespace
+
+run_fn add_energy(CLI::App& sub) {
+    struct opts {
+        std::string memories, queries, out, grad, dtype = "auto";
+        energy_cli_options energy;
+        int threads = 0;
+        bool print = false;
+    };
+    auto o = std::make_shared<opts>();
+    sub.add_option("--memories,-m", o->memories, "Stored patterns, .npy (M x d)")->required();
+    sub.add_option("--queries,-q", o->queries, "Query states, .npy (B x d)")->required();
+    o->energy.add_to(sub);
+    sub.add_option("--out,-o", o->out, "Write the energies here (.npy, shape (B,))");
+    sub.add_option("--grad,-g", o->grad, "Write the gradients here (.npy, shape (B, d))");
+    sub.add_option("--dtype", o->dtype,
+                   "Computation precision: auto (float32 if both inputs are float32), float32, "
+                   "float64")
+        ->capture_default_str();
+    sub.add_option("--threads", o->threads, "OpenMP threads (0: all cores)")->capture_default_str();
+    sub.add_flag("--print", o->print, "Include every energy in the JSON summary");
+    sub.footer(
+        "Prints a JSON summary on stdout. Exit codes: 0 ok, 1 runtime error, 2 bad input.\n"
+        "Example:\n  denseam energy --memories X.npy --queries Q.npy --kernel lsr --beta 2.5 "
+        "--out E.npy --grad G.npy");
+    return [o]() {
+        const energy_params p = o->energy.to_params();
+        auto mem = load_matrix(o->memories, "memories");
+        auto qry = load_matrix(o->queries, "queries");
+        if (mem.cols() != qry.cols())
+            throw invalid_argument("queries '" + o->queries + "' have dimension " +
+                                   std::to_string(qry.cols()) + " but memories '" + o->memories +
+                                   "' have dimension " + std::to_string(mem.cols()));
+        if (o->dtype != "auto" && o->dtype != "float32" && o->dtype != "float64")
+            throw invalid_argument("unknown --dtype '" + o->dtype + "' (auto, float32, float64)");
+        const bool f32 = o->dtype == "float32" ||
+                         (o->dtype == "auto" && mem.array.is_float32 && qry.array.is_float32);
+        print_json(f32 ? compute<float>(mem, qry, p, o->out, o->grad, o->threads, o->print)
+                       : compute<double>(mem, qry, p, o->out, o->grad, o->threads, o->print));
+        return exit_ok;
+    };
+}
+
+}  // namespace denseam::cli
