@@ -45,10 +45,23 @@ void BM_Sgemm(benchmark::State& st) {
     // The full B x M product in one call: the fastest thing BLAS can do with these operands.
     x.c.resize(static_cast<std::size_t>(B * M));
     for (auto _ : st)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, M, d, 1.f, x.qry.data(), d,
-                    x.mem.data(), d, 0.f, x.c.data(), M);
+        cblas_sgemm(CblasRowMajor,
+                    CblasNoTrans,
+                    CblasTrans,
+                    B,
+                    M,
+                    d,
+                    1.f,
+                    x.qry.data(),
+                    d,
+                    x.mem.data(),
+                    d,
+                    0.f,
+                    x.c.data(),
+                    M);
     const double flops = 2.0 * B * M * d;
-    st.counters["GFLOPs"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+    st.counters["GFLOPs"] =
+        benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
     sgemm_rate[{B, M, d}] = flops * st.iterations() / 1e9 / st.iterations();
     x.c.clear();
     x.c.shrink_to_fit();
@@ -62,14 +75,19 @@ void BM_EnergyGrad(benchmark::State& st, denseam::kernel_kind k) {
     p.beta = 12.0 / d;  // R^2 = d/6, the mean squared distance: every tile has support
     for (auto _ : st)
         denseam::energy_and_grad(denseam::make_matrix_view<const float>(x.mem.data(), M, d),
-                                 denseam::make_matrix_view<const float>(x.qry.data(), B, d), p,
-                                 std::span(x.out_e), denseam::make_matrix_view(x.out_g.data(), B, d));
+                                 denseam::make_matrix_view<const float>(x.qry.data(), B, d),
+                                 p,
+                                 std::span(x.out_e),
+                                 denseam::make_matrix_view(x.out_g.data(), B, d));
     st.counters["GFLOPs"] =
         benchmark::Counter(4.0 * B * M * d * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void shapes(benchmark::internal::Benchmark* b) {
-    b->Args({1024, 60000, 784})->Args({4096, 1000, 32})->Unit(benchmark::kMillisecond)->UseRealTime();
+    b->Args({1024, 60000, 784})
+        ->Args({4096, 1000, 32})
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
 }
 
 BENCHMARK(BM_Sgemm)->Apply(shapes)->MinTime(2.0);
@@ -78,7 +96,7 @@ BENCHMARK_CAPTURE(BM_EnergyGrad, lsr, denseam::kernel_kind::lsr)->Apply(shapes)-
 
 // Prints the ratio of each energy+gradient rate to the SGEMM rate of the same shape.
 class ratio_reporter : public benchmark::ConsoleReporter {
-public:
+  public:
     void ReportRuns(const std::vector<Run>& runs) override {
         ConsoleReporter::ReportRuns(runs);
         for (const auto& r : runs) {
@@ -92,12 +110,14 @@ public:
             auto base = rates_.find("BM_Sgemm" + shape);
             if (base != rates_.end())
                 std::printf("  -> %s: %.1f GFLOP/s effective = %.1f%% of SGEMM (%.1f GFLOP/s)\n",
-                            name.c_str(), it->second.value, 100.0 * it->second.value / base->second,
+                            name.c_str(),
+                            it->second.value,
+                            100.0 * it->second.value / base->second,
                             base->second);
         }
     }
 
-private:
+  private:
     std::map<std::string, double> rates_;
 };
 

@@ -14,8 +14,8 @@ loaded_matrix load_matrix(const std::string& path, const std::string& what) {
         for (std::size_t i = 0; i < m.array.shape.size(); ++i)
             shape += (i ? ", " : "") + std::to_string(m.array.shape[i]);
         shape += m.array.shape.size() == 1 ? ",)" : ")";
-        throw invalid_argument(what + " '" + path + "' must be a 2-D array (rows x dim), got shape " +
-                               shape);
+        throw invalid_argument(what + " '" + path +
+                               "' must be a 2-D array (rows x dim), got shape " + shape);
     }
     const std::string name = what + " '" + path + "'";
     if (m.rows() == 0)
@@ -27,7 +27,9 @@ loaded_matrix load_matrix(const std::string& path, const std::string& what) {
     return m;
 }
 
-std::vector<double> as_f64(const loaded_matrix& m) { return m.array.to_f64(); }
+std::vector<double> as_f64(const loaded_matrix& m) {
+    return m.array.to_f64();
+}
 
 std::vector<float> as_f32(const loaded_matrix& m) {
     if (m.array.is_float32) return m.array.f32;
@@ -35,7 +37,8 @@ std::vector<float> as_f32(const loaded_matrix& m) {
 }
 
 void energy_cli_options::add_to(CLI::App& sub) {
-    sub.add_option("--kernel,-k", kernel,
+    sub.add_option("--kernel,-k",
+                   kernel,
                    "Separation function: lse, lsr, triangle, tophat, cosine, quartic, triweight, "
                    "tricube, poly")
         ->capture_default_str();
@@ -43,8 +46,10 @@ void energy_cli_options::add_to(CLI::App& sub) {
         ->required();
     sub.add_option("--eps", eps, "Constant added once inside the log (paper eq. 3), >= 0")
         ->capture_default_str();
-    sub.add_option("--q", q, "Outer function: auto (log for distance kernels, identity for poly), "
-                             "log, identity")
+    sub.add_option("--q",
+                   q,
+                   "Outer function: auto (log for distance kernels, identity for poly), "
+                   "log, identity")
         ->capture_default_str();
     sub.add_option("--degree", degree, "Exponent n of the poly kernel")->capture_default_str();
 }
@@ -60,6 +65,8 @@ energy_params energy_cli_options::to_params() const {
     return p;
 }
 
-void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }
+void print_json(const nlohmann::json& j) {
+    std::cout << j.dump(2) << std::endl;
+}
 
 }  // namespace denseam::cli

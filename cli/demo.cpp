@@ -19,8 +19,15 @@ run_fn add_demo(CLI::App& sub) {
         const fig1_result r = run_fig1();
         write_file_atomic(*out, to_json(r));
         bool all = true;
-        std::printf("%-7s %-4s %6s %8s %8s %9s %7s  %s\n", "panel", "F", "beta", "minima",
-                    "stored", "emergent", "paper", "positions (energy)");
+        std::printf("%-7s %-4s %6s %8s %8s %9s %7s  %s\n",
+                    "panel",
+                    "F",
+                    "beta",
+                    "minima",
+                    "stored",
+                    "emergent",
+                    "paper",
+                    "positions (energy)");
         for (const auto& p : r.panels) {
             int stored = 0, emergent = 0;
             std::string where;
@@ -28,19 +35,33 @@ run_fn add_demo(CLI::App& sub) {
                 (m.stored ? stored : emergent)++;
                 char buf[96];
                 if (p.dim == 1)
-                    std::snprintf(buf, sizeof buf, "%s%+.4f (%.4f)", where.empty() ? "" : ", ",
-                                  m.position[0], m.energy);
+                    std::snprintf(buf,
+                                  sizeof buf,
+                                  "%s%+.4f (%.4f)",
+                                  where.empty() ? "" : ", ",
+                                  m.position[0],
+                                  m.energy);
                 else
-                    std::snprintf(buf, sizeof buf, "%s(%+.3f,%+.3f)", where.empty() ? "" : ", ",
-                                  m.position[0], m.position[1]);
+                    std::snprintf(buf,
+                                  sizeof buf,
+                                  "%s(%+.3f,%+.3f)",
+                                  where.empty() ? "" : ", ",
+                                  m.position[0],
+                                  m.position[1]);
                 where += buf;
             }
             const bool ok = static_cast<int>(p.search.minima.size()) == p.paper_minima &&
                             emergent == p.paper_emergent;
             all = all && ok;
-            std::printf("%-7s %-4s %6.2f %8zu %8d %9d %4d %s  %s\n", p.name.c_str(),
-                        std::string(to_string(p.params.kernel)).c_str(), p.params.beta,
-                        p.search.minima.size(), stored, emergent, p.paper_minima, ok ? "ok" : "!!",
+            std::printf("%-7s %-4s %6.2f %8zu %8d %9d %4d %s  %s\n",
+                        p.name.c_str(),
+                        std::string(to_string(p.params.kernel)).c_str(),
+                        p.params.beta,
+                        p.search.minima.size(),
+                        stored,
+                        emergent,
+                        p.paper_minima,
+                        ok ? "ok" : "!!",
                         where.c_str());
         }
         std::printf("%s; results written to %s\n",

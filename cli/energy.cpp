@@ -1,19 +1,24 @@
 // SPDX-License-Identifier: MIT
 // `denseam energy`: energies (and gradients) of queries under a memory.
+#include "denseam/energy.hpp"
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 
 #include "common.hpp"
-#include "denseam/energy.hpp"
 
 namespace denseam::cli {
 
 namespace {
 
 template <class T>
-nlohmann::json compute(const loaded_matrix& mem, const loaded_matrix& qry, const energy_params& p,
-                       const std::string& out, const std::string& grad_out, int threads,
+nlohmann::json compute(const loaded_matrix& mem,
+                       const loaded_matrix& qry,
+                       const energy_params& p,
+                       const std::string& out,
+                       const std::string& grad_out,
+                       int threads,
                        bool print_values) {
     std::vector<T> m, q;
     if constexpr (sizeof(T) == 4) {
@@ -24,16 +29,21 @@ nlohmann::json compute(const loaded_matrix& mem, const loaded_matrix& qry, const
         q = as_f64(qry);
     }
     const std::int64_t n = qry.rows(), d = qry.cols();
-    std::vector<T> e(static_cast<std::size_t>(n)), g(grad_out.empty() ? 0 : static_cast<std::size_t>(n * d));
+    std::vector<T> e(static_cast<std::size_t>(n)),
+        g(grad_out.empty() ? 0 : static_cast<std::size_t>(n * d));
     std::vector<energy_status> st(static_cast<std::size_t>(n));
     exec_options ex;
     ex.n_threads = threads;
     const auto t0 = std::chrono::steady_clock::now();
     energy_and_grad(make_matrix_view<const T>(m.data(), mem.rows(), mem.cols()),
-                    make_matrix_view<const T>(q.data(), n, d), p, std::span<T>(e),
+                    make_matrix_view<const T>(q.data(), n, d),
+                    p,
+                    std::span<T>(e),
                     grad_out.empty() ? matrix_view<T>{} : make_matrix_view(g.data(), n, d),
-                    std::span(st), ex);
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                    std::span(st),
+                    ex);
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const std::int64_t shape_e[] = {n}, shape_g[] = {n, d};
     if (!out.empty()) write_npy(out, std::span<const T>(e), shape_e);
     if (!grad_out.empty()) {
@@ -56,22 +66,24 @@ nlohmann::json compute(const loaded_matrix& mem, const loaded_matrix& qry, const
             ++finite;
         }
     }
-    nlohmann::json j = {{"n_queries", n},
-                        {"n_memories", mem.rows()},
-                        {"dim", d},
-                        {"dtype", sizeof(T) == 4 ? "float32" : "float64"},
-                        {"kernel", std::string(to_string(p.kernel))},
-                        {"beta", p.beta},
-                        {"eps", p.eps},
-                        {"q", std::string(to_string(resolved_q(p)))},
-                        {"unsupported", unsupported},
-                        {"energy_min", finite ? nlohmann::json(lo) : nlohmann::json(nullptr)},
-                        {"energy_mean", finite ? nlohmann::json(sum / finite) : nlohmann::json(nullptr)},
-                        {"energy_max", finite ? nlohmann::json(hi) : nlohmann::json(nullptr)},
-                        {"seconds", secs}};
+    nlohmann::json j = {
+        {"n_queries", n},
+        {"n_memories", mem.rows()},
+        {"dim", d},
+        {"dtype", sizeof(T) == 4 ? "float32" : "float64"},
+        {"kernel", std::string(to_string(p.kernel))},
+        {"beta", p.beta},
+        {"eps", p.eps},
+        {"q", std::string(to_string(resolved_q(p)))},
+        {"unsupported", unsupported},
+        {"energy_min", finite ? nlohmann::json(lo) : nlohmann::json(nullptr)},
+        {"energy_mean", finite ? nlohmann::json(sum / finite) : nlohmann::json(nullptr)},
+        {"energy_max", finite ? nlohmann::json(hi) : nlohmann::json(nullptr)},
+        {"seconds", secs}};
     if (print_values) {
         nlohmann::json vals = nlohmann::json::array();
-        for (auto v : e) vals.push_back(std::isfinite(v) ? nlohmann::json(double(v)) : nlohmann::json("inf"));
+        for (auto v : e)
+            vals.push_back(std::isfinite(v) ? nlohmann::json(double(v)) : nlohmann::json("inf"));
         j["energy"] = vals;
     }
     if (!out.empty()) j["out"] = out;
@@ -94,7 +106,8 @@ run_fn add_energy(CLI::App& sub) {
     o->energy.add_to(sub);
     sub.add_option("--out,-o", o->out, "Write the energies here (.npy, shape (B,))");
     sub.add_option("--grad,-g", o->grad, "Write the gradients here (.npy, shape (B, d))");
-    sub.add_option("--dtype", o->dtype,
+    sub.add_option("--dtype",
+                   o->dtype,
                    "Computation precision: auto (float32 if both inputs are float32), float32, "
                    "float64")
         ->capture_default_str();

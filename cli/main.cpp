@@ -50,7 +50,8 @@ int main(int argc, char** argv) {
         commands[sub] = setup(*sub);
     };
     add("energy", "Energies (and gradients) of queries under a memory", add_energy);
-    add("retrieve", "Retrieve memories from queries (fixed point or gradient descent)",
+    add("retrieve",
+        "Retrieve memories from queries (fixed point or gradient descent)",
         add_retrieve);
     add("info", "Describe a .npy file: shape, dtype, finiteness", add_info);
     add("demo", "Fig. 1 minima of the paper (1-D pair, 2-D triangle) as JSON", add_demo);

@@ -26,7 +26,9 @@ struct retrieve_cli {
 };
 
 template <class T>
-nlohmann::json run_retrieve(const retrieve_cli& o, const loaded_matrix& mem, const loaded_matrix& qry) {
+nlohmann::json run_retrieve(const retrieve_cli& o,
+                            const loaded_matrix& mem,
+                            const loaded_matrix& qry) {
     const energy_params p = o.energy.to_params();
     retrieve_options ro;
     ro.method = parse_method(o.method);
@@ -49,8 +51,12 @@ nlohmann::json run_retrieve(const retrieve_cli& o, const loaded_matrix& mem, con
     const std::int64_t n = qry.rows(), d = qry.cols();
     const auto t0 = std::chrono::steady_clock::now();
     auto r = retrieve<T>(make_matrix_view<const T>(m.data(), mem.rows(), mem.cols()),
-                         make_matrix_view<const T>(q.data(), n, d), p, ro, ex);
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                         make_matrix_view<const T>(q.data(), n, d),
+                         p,
+                         ro,
+                         ex);
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
     // Write every output, removing those already written if a later one fails.
     std::vector<std::string> written;
@@ -64,7 +70,8 @@ nlohmann::json run_retrieve(const retrieve_cli& o, const loaded_matrix& mem, con
         }
         if (!o.status_out.empty()) {
             std::vector<std::uint8_t> s(r.status.size());
-            for (std::size_t i = 0; i < s.size(); ++i) s[i] = static_cast<std::uint8_t>(r.status[i]);
+            for (std::size_t i = 0; i < s.size(); ++i)
+                s[i] = static_cast<std::uint8_t>(r.status[i]);
             write_npy(o.status_out, std::span<const std::uint8_t>(s), shape_n);
             written.push_back(o.status_out);
         }
@@ -78,8 +85,10 @@ nlohmann::json run_retrieve(const retrieve_cli& o, const loaded_matrix& mem, con
         throw;
     }
     std::map<std::string, std::int64_t> counts;
-    for (auto s : {retrieval_status::converged, retrieval_status::max_steps,
-                   retrieval_status::out_of_support, retrieval_status::non_finite})
+    for (auto s : {retrieval_status::converged,
+                   retrieval_status::max_steps,
+                   retrieval_status::out_of_support,
+                   retrieval_status::non_finite})
         counts[std::string(to_string(s))] = 0;
     double mean_steps = 0;
     for (std::size_t i = 0; i < r.status.size(); ++i) {
@@ -108,7 +117,8 @@ run_fn add_retrieve(CLI::App& sub) {
     sub.add_option("--memories,-m", o->memories, "Stored patterns, .npy (M x d)")->required();
     sub.add_option("--queries,-q", o->queries, "Start states, .npy (B x d)")->required();
     o->energy.add_to(sub);
-    sub.add_option("--method", o->method,
+    sub.add_option("--method",
+                   o->method,
                    "fixed-point (LSR: exact support-set iteration; other distance kernels: "
                    "mean-shift) or gradient (descent with step --lr)")
         ->capture_default_str();
@@ -117,7 +127,8 @@ run_fn add_retrieve(CLI::App& sub) {
     sub.add_option("--lr", o->lr, "Gradient step size (start of the cosine schedule with --lr-end)")
         ->capture_default_str();
     sub.add_option("--lr-end", o->lr_end, "Final step size of a cosine-decay schedule");
-    sub.add_option("--tol", o->tol,
+    sub.add_option("--tol",
+                   o->tol,
                    "Stop a query when max |dE/dx_i| < tol (gradient) or max |dx_i| < tol "
                    "(mean-shift)")
         ->capture_default_str();
@@ -128,10 +139,12 @@ run_fn add_retrieve(CLI::App& sub) {
         ->delimiter(',');
     sub.add_option("--out,-o", o->out, "Retrieved states, .npy (B x d)")->required();
     sub.add_option("--energy", o->energy_out, "Energies of the retrieved states, .npy (B,)");
-    sub.add_option("--status", o->status_out,
+    sub.add_option("--status",
+                   o->status_out,
                    "Per-query status, .npy uint8 (0 converged, 1 max-steps, 2 out-of-support, 3 "
                    "non-finite)");
-    sub.add_option("--supports", o->supports_out,
+    sub.add_option("--supports",
+                   o->supports_out,
                    "LSR fixed point: support sets as JSON {offsets, indices} (CSR)");
     sub.add_option("--dtype", o->dtype, "auto, float32 or float64")->capture_default_str();
     sub.add_option("--threads", o->threads, "OpenMP threads (0: all cores)")->capture_default_str();

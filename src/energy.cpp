@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 // Public entry points of include/denseam/energy.hpp: validate, then run the CPU engine.
+#include "denseam/energy.hpp"
+
 #include <cmath>
 #include <string>
 
 #include "cpu/tile_engine.hpp"
-#include "denseam/energy.hpp"
 #include "denseam/error.hpp"
 
 namespace denseam {

@@ -13,7 +13,8 @@ namespace denseam {
 
 double schedule::at(std::int64_t t, std::int64_t n_steps) const noexcept {
     switch (type) {
-        case kind::constant: return start;
+        case kind::constant:
+            return start;
         case kind::cosine: {
             const double a = start != 0.0 ? end / start : 0.0;
             const double frac = n_steps > 0 ? std::min(1.0, static_cast<double>(t) / n_steps) : 1.0;
@@ -33,10 +34,14 @@ std::string_view to_string(retrieval_method m) noexcept {
 
 std::string_view to_string(retrieval_status s) noexcept {
     switch (s) {
-        case retrieval_status::converged: return "converged";
-        case retrieval_status::max_steps: return "max-steps";
-        case retrieval_status::out_of_support: return "out-of-support";
-        case retrieval_status::non_finite: return "non-finite";
+        case retrieval_status::converged:
+            return "converged";
+        case retrieval_status::max_steps:
+            return "max-steps";
+        case retrieval_status::out_of_support:
+            return "out-of-support";
+        case retrieval_status::non_finite:
+            return "non-finite";
     }
     return "unknown";
 }
@@ -51,9 +56,7 @@ retrieval_method parse_method(std::string_view name) {
 namespace {
 
 void check_schedule(const schedule& s, const char* what) {
-    auto bad = [&](double v) {
-        return !std::isfinite(v);
-    };
+    auto bad = [&](double v) { return !std::isfinite(v); };
     if (bad(s.start) || bad(s.end))
         throw invalid_argument(std::string(what) + " schedule has a non-finite value");
     for (double v : s.values)
@@ -65,8 +68,10 @@ void check_schedule(const schedule& s, const char* what) {
 }  // namespace
 
 template <class T>
-retrieve_result<T> retrieve(matrix_view<const T> memories, matrix_view<const T> queries,
-                            const energy_params& params, const retrieve_options& options,
+retrieve_result<T> retrieve(matrix_view<const T> memories,
+                            matrix_view<const T> queries,
+                            const energy_params& params,
+                            const retrieve_options& options,
                             const exec_options& exec) {
     validate(params);
     check_memories_queries(memories, queries);
@@ -109,11 +114,15 @@ retrieve_result<T> retrieve(matrix_view<const T> memories, matrix_view<const T> 
     return detail::gradient_descent(memories, queries, params, options, exec);
 }
 
-template retrieve_result<float> retrieve(matrix_view<const float>, matrix_view<const float>,
-                                         const energy_params&, const retrieve_options&,
+template retrieve_result<float> retrieve(matrix_view<const float>,
+                                         matrix_view<const float>,
+                                         const energy_params&,
+                                         const retrieve_options&,
                                          const exec_options&);
-template retrieve_result<double> retrieve(matrix_view<const double>, matrix_view<const double>,
-                                          const energy_params&, const retrieve_options&,
+template retrieve_result<double> retrieve(matrix_view<const double>,
+                                          matrix_view<const double>,
+                                          const energy_params&,
+                                          const retrieve_options&,
                                           const exec_options&);
 
 }  // namespace denseam

@@ -21,7 +21,8 @@ struct matrix_view {
     constexpr matrix_view(T* d, std::int64_t r, std::int64_t c, std::int64_t stride = -1)
         : data(d), rows(r), cols(c), ld(stride < 0 ? c : stride) {}
     /// A view of non-const T converts to a view of const T.
-    template <class U, class = std::enable_if_t<std::is_same_v<const U, T> && !std::is_same_v<U, T>>>
+    template <class U,
+              class = std::enable_if_t<std::is_same_v<const U, T> && !std::is_same_v<U, T>>>
     constexpr matrix_view(matrix_view<U> o)  // NOLINT(google-explicit-constructor)
         : data(o.data), rows(o.rows), cols(o.cols), ld(o.ld) {}
 

@@ -30,10 +30,11 @@ struct search_options {
 
 /// One local minimum found by the search.
 struct found_minimum {
-    std::vector<double> position;       ///< (dim)
+    std::vector<double> position;  ///< (dim)
     double energy = 0.0;
     std::vector<std::int64_t> support;  ///< LSR: its strict active set (sorted); else empty
-    bool stored = false;  ///< LSR: |support| = 1; other kernels: within novelty_threshold of a pattern
+    bool stored =
+        false;  ///< LSR: |support| = 1; other kernels: within novelty_threshold of a pattern
     std::int64_t nearest_pattern = -1;
     double distance_to_nearest = 0.0;
     /// Smallest Hessian eigenvalue (LSR: the exact |S|/Z; others: finite differences of the
@@ -56,7 +57,9 @@ struct search_result {
 /// A search can miss minima whose basins contain no start; the exact LSR enumerator does not.
 /// @param[in] patterns (n_patterns x dim)
 /// @throws denseam::invalid_argument for bad input or options.
-search_result search_minima(matrix_view<const double> patterns, const energy_params& params,
-                            const search_options& options = {}, const exec_options& exec = {});
+search_result search_minima(matrix_view<const double> patterns,
+                            const energy_params& params,
+                            const search_options& options = {},
+                            const exec_options& exec = {});
 
 }  // namespace denseam

@@ -46,15 +46,20 @@ npy_array read_npy(const std::string& path);
 /// temporary name in the same directory and renamed, so no partial file is ever left behind.
 /// @throws denseam::invalid_argument if the product of `shape` differs from data.size(), or
 ///         denseam::backend_error if the file cannot be written (message names the path).
-void write_npy(const std::string& path, std::span<const float> data,
+void write_npy(const std::string& path,
+               std::span<const float> data,
                std::span<const std::int64_t> shape);
-void write_npy(const std::string& path, std::span<const double> data,
+void write_npy(const std::string& path,
+               std::span<const double> data,
                std::span<const std::int64_t> shape);
-void write_npy(const std::string& path, std::span<const std::int64_t> data,
+void write_npy(const std::string& path,
+               std::span<const std::int64_t> data,
                std::span<const std::int64_t> shape);
-void write_npy(const std::string& path, std::span<const std::int32_t> data,
+void write_npy(const std::string& path,
+               std::span<const std::int32_t> data,
                std::span<const std::int64_t> shape);
-void write_npy(const std::string& path, std::span<const std::uint8_t> data,
+void write_npy(const std::string& path,
+               std::span<const std::uint8_t> data,
                std::span<const std::int64_t> shape);
 
 /// Serialise to .npy bytes (what write_npy writes).

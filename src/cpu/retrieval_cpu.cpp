@@ -58,8 +58,10 @@ double counter_normal(std::uint64_t seed, std::uint64_t a, std::uint64_t b, std:
 }
 
 template <class T>
-retrieve_result<T> lsr_fixed_point(matrix_view<const T> mem, matrix_view<const T> qry,
-                                   const energy_params& prm, const retrieve_options& opt,
+retrieve_result<T> lsr_fixed_point(matrix_view<const T> mem,
+                                   matrix_view<const T> qry,
+                                   const energy_params& prm,
+                                   const retrieve_options& opt,
                                    const exec_options& exec) {
     const std::int64_t n = qry.rows, dim = qry.cols, n_mem = mem.rows;
     auto res = make_result<T>(n, dim);
@@ -67,7 +69,8 @@ retrieve_result<T> lsr_fixed_point(matrix_view<const T> mem, matrix_view<const T
     const double half_beta = 0.5 * prm.beta;
     const std::int64_t n_blocks = (n + query_block - 1) / query_block;
     parallel_for(n_blocks, exec, [&](std::int64_t blk) {
-        std::vector<double> x(static_cast<std::size_t>(dim)), centroid(static_cast<std::size_t>(dim));
+        std::vector<double> x(static_cast<std::size_t>(dim)),
+            centroid(static_cast<std::size_t>(dim));
         std::vector<std::int64_t> set, prev;
         for (std::int64_t i = blk * query_block; i < std::min(n, (blk + 1) * query_block); ++i) {
             const auto si = static_cast<std::size_t>(i);
@@ -137,8 +140,10 @@ retrieve_result<T> lsr_fixed_point(matrix_view<const T> mem, matrix_view<const T
 }
 
 template <class T>
-retrieve_result<T> mean_shift(matrix_view<const T> mem, matrix_view<const T> qry,
-                              const energy_params& prm, const retrieve_options& opt,
+retrieve_result<T> mean_shift(matrix_view<const T> mem,
+                              matrix_view<const T> qry,
+                              const energy_params& prm,
+                              const retrieve_options& opt,
                               const exec_options& exec) {
     const std::int64_t n = qry.rows, dim = qry.cols, n_mem = mem.rows;
     auto res = make_result<T>(n, dim);
@@ -196,15 +201,22 @@ retrieve_result<T> mean_shift(matrix_view<const T> mem, matrix_view<const T> qry
         }
     });
     std::vector<T> e(static_cast<std::size_t>(n));
-    energy_and_grad(mem, matrix_view<const T>(res.states.data(), n, dim), prm, std::span<T>(e),
-                    matrix_view<T>{}, {}, exec);
+    energy_and_grad(mem,
+                    matrix_view<const T>(res.states.data(), n, dim),
+                    prm,
+                    std::span<T>(e),
+                    matrix_view<T>{},
+                    {},
+                    exec);
     res.energy = std::move(e);
     return res;
 }
 
 template <class T>
-retrieve_result<T> gradient_descent(matrix_view<const T> mem, matrix_view<const T> qry,
-                                    const energy_params& prm, const retrieve_options& opt,
+retrieve_result<T> gradient_descent(matrix_view<const T> mem,
+                                    matrix_view<const T> qry,
+                                    const energy_params& prm,
+                                    const retrieve_options& opt,
                                     const exec_options& exec) {
     const std::int64_t n = qry.rows, dim = qry.cols;
     auto res = make_result<T>(n, dim);
@@ -227,15 +239,21 @@ retrieve_result<T> gradient_descent(matrix_view<const T> mem, matrix_view<const 
         st.resize(static_cast<std::size_t>(na));
         for (std::int64_t a = 0; a < na; ++a) {
             const auto i = active[static_cast<std::size_t>(a)];
-            std::copy(res.states.begin() + i * dim, res.states.begin() + (i + 1) * dim,
+            std::copy(res.states.begin() + i * dim,
+                      res.states.begin() + (i + 1) * dim,
                       xs.begin() + a * dim);
         }
         energy_params p = prm;
         if (use_beta_schedule) p.beta = opt.beta.at(t, opt.max_steps);
         const double alpha = opt.step_size.at(t, opt.max_steps);
         const double sigma = opt.noise.at(t, opt.max_steps);
-        energy_unchecked(mem, matrix_view<const T>(xs.data(), na, dim), p, std::span<T>(e),
-                         matrix_view<T>(grad.data(), na, dim), std::span(st), exec);
+        energy_unchecked(mem,
+                         matrix_view<const T>(xs.data(), na, dim),
+                         p,
+                         std::span<T>(e),
+                         matrix_view<T>(grad.data(), na, dim),
+                         std::span(st),
+                         exec);
         std::vector<std::int64_t> still;
         still.reserve(active.size());
         for (std::int64_t a = 0; a < na; ++a) {
@@ -248,11 +266,13 @@ retrieve_result<T> gradient_descent(matrix_view<const T> mem, matrix_view<const 
                 gmax = std::max(gmax, std::abs(static_cast<double>(g[k])));
             }
             res.steps[si] = t;
-            if (has_compact_support(prm.kernel) && st[static_cast<std::size_t>(a)] == energy_status::unsupported) {
+            if (has_compact_support(prm.kernel) &&
+                st[static_cast<std::size_t>(a)] == energy_status::unsupported) {
                 res.status[si] = retrieval_status::out_of_support;
                 continue;
             }
-            if (!std::isfinite(gmax) || !std::isfinite(static_cast<double>(e[static_cast<std::size_t>(a)]))) {
+            if (!std::isfinite(gmax) ||
+                !std::isfinite(static_cast<double>(e[static_cast<std::size_t>(a)]))) {
                 res.status[si] = retrieval_status::non_finite;
                 continue;
             }
@@ -266,7 +286,8 @@ retrieve_result<T> gradient_descent(matrix_view<const T> mem, matrix_view<const 
                 if (clamped[static_cast<std::size_t>(k)]) continue;
                 double step = g[k];
                 if (sigma != 0.0)
-                    step += sigma * counter_normal(opt.seed, static_cast<std::uint64_t>(i),
+                    step += sigma * counter_normal(opt.seed,
+                                                   static_cast<std::uint64_t>(i),
                                                    static_cast<std::uint64_t>(t),
                                                    static_cast<std::uint64_t>(k));
                 x[k] = static_cast<T>(x[k] - alpha * step);
@@ -287,20 +308,31 @@ retrieve_result<T> gradient_descent(matrix_view<const T> mem, matrix_view<const 
     bool all_finite = true;
     for (auto v : res.states) all_finite = all_finite && std::isfinite(static_cast<double>(v));
     if (all_finite) {
-        energy_and_grad(mem, matrix_view<const T>(res.states.data(), n, dim), prm,
-                        std::span<T>(ef), matrix_view<T>{}, std::span(stf), exec);
+        energy_and_grad(mem,
+                        matrix_view<const T>(res.states.data(), n, dim),
+                        prm,
+                        std::span<T>(ef),
+                        matrix_view<T>{},
+                        std::span(stf),
+                        exec);
     } else {
         for (std::int64_t i = 0; i < n; ++i) {
             bool ok = true;
             for (std::int64_t k = 0; k < dim; ++k)
-                ok = ok && std::isfinite(static_cast<double>(res.states[static_cast<std::size_t>(i * dim + k)]));
+                ok = ok && std::isfinite(static_cast<double>(
+                               res.states[static_cast<std::size_t>(i * dim + k)]));
             if (!ok) {
                 ef[static_cast<std::size_t>(i)] = std::numeric_limits<T>::quiet_NaN();
                 continue;
             }
             T v;
-            energy_and_grad(mem, matrix_view<const T>(res.states.data() + i * dim, 1, dim), prm,
-                            std::span<T>(&v, 1), matrix_view<T>{}, {}, exec);
+            energy_and_grad(mem,
+                            matrix_view<const T>(res.states.data() + i * dim, 1, dim),
+                            prm,
+                            std::span<T>(&v, 1),
+                            matrix_view<T>{},
+                            {},
+                            exec);
             ef[static_cast<std::size_t>(i)] = v;
         }
     }
@@ -308,15 +340,21 @@ retrieve_result<T> gradient_descent(matrix_view<const T> mem, matrix_view<const 
     return res;
 }
 
-#define DENSEAM_INSTANTIATE(T)                                                                    \
-    template retrieve_result<T> lsr_fixed_point(matrix_view<const T>, matrix_view<const T>,      \
-                                                const energy_params&, const retrieve_options&,   \
-                                                const exec_options&);                            \
-    template retrieve_result<T> mean_shift(matrix_view<const T>, matrix_view<const T>,           \
-                                           const energy_params&, const retrieve_options&,        \
-                                           const exec_options&);                                 \
-    template retrieve_result<T> gradient_descent(matrix_view<const T>, matrix_view<const T>,     \
-                                                 const energy_params&, const retrieve_options&,  \
+#define DENSEAM_INSTANTIATE(T)                                            \
+    template retrieve_result<T> lsr_fixed_point(matrix_view<const T>,     \
+                                                matrix_view<const T>,     \
+                                                const energy_params&,     \
+                                                const retrieve_options&,  \
+                                                const exec_options&);     \
+    template retrieve_result<T> mean_shift(matrix_view<const T>,          \
+                                           matrix_view<const T>,          \
+                                           const energy_params&,          \
+                                           const retrieve_options&,       \
+                                           const exec_options&);          \
+    template retrieve_result<T> gradient_descent(matrix_view<const T>,    \
+                                                 matrix_view<const T>,    \
+                                                 const energy_params&,    \
+                                                 const retrieve_options&, \
                                                  const exec_options&);
 DENSEAM_INSTANTIATE(float)
 DENSEAM_INSTANTIATE(double)

@@ -26,9 +26,9 @@ namespace denseam::detail {
 /// Tile sizes of the engine. They fix the summation order, hence the exact bits of a result;
 /// they are constants (not thread-dependent) for that reason.
 struct tile_sizes {
-    static constexpr std::int64_t query_block = 128;   ///< QB rows of queries per item
-    static constexpr std::int64_t memory_tile = 512;   ///< MT memories per GEMM tile
-    static constexpr std::int64_t memory_chunk = 8192; ///< MC memories per item (multiple of MT)
+    static constexpr std::int64_t query_block = 128;    ///< QB rows of queries per item
+    static constexpr std::int64_t memory_tile = 512;    ///< MT memories per GEMM tile
+    static constexpr std::int64_t memory_chunk = 8192;  ///< MC memories per item (multiple of MT)
 };
 
 /// Squared distance in double, straight from the rows: used to decide pairs whose GEMM-derived
@@ -91,7 +91,8 @@ void energy_tiles(matrix_view<const T> mem,
     std::int64_t qbatch = QB;
     if (want_grad) {
         const std::int64_t budget = std::int64_t(1) << 24;  // values of T per batch of partials
-        qbatch = std::max<std::int64_t>(QB, budget / std::max<std::int64_t>(1, n_mc * dim) / QB * QB);
+        qbatch =
+            std::max<std::int64_t>(QB, budget / std::max<std::int64_t>(1, n_mc * dim) / QB * QB);
     } else {
         qbatch = 64 * QB;
     }
@@ -120,12 +121,22 @@ void energy_tiles(matrix_view<const T> mem,
             std::vector<T> qnorm(static_cast<std::size_t>(nr));
             if constexpr (P::distance)
                 for (std::int64_t i = 0; i < nr; ++i)
-                    qnorm[static_cast<std::size_t>(i)] = static_cast<T>(sq_norm(qry.row(r0 + i), dim));
+                    qnorm[static_cast<std::size_t>(i)] =
+                        static_cast<T>(sq_norm(qry.row(r0 + i), dim));
 
             for (std::int64_t t0 = m0; t0 < m1; t0 += MT) {
                 const std::int64_t nt = std::min(MT, m1 - t0);
-                gemm_nt(nr, nt, dim, T(1), qry.row(r0), qry.ld, mem.row(t0), mem.ld, T(0),
-                        tile.data(), MT);
+                gemm_nt(nr,
+                        nt,
+                        dim,
+                        T(1),
+                        qry.row(r0),
+                        qry.ld,
+                        mem.row(t0),
+                        mem.ld,
+                        T(0),
+                        tile.data(),
+                        MT);
                 bool any_weight = false;
                 for (std::int64_t i = 0; i < nr; ++i) {
                     T* row = tile.data() + i * MT;
@@ -142,14 +153,16 @@ void energy_tiles(matrix_view<const T> mem,
                             const T q = half_beta * (d2 > T(0) ? d2 : T(0));
                             row[j] = q;
                             const T off = q - T(1);
-                            near |= static_cast<int>((off < T(0) ? -off : off) <= tband * (qn + mn[j]));
+                            near |=
+                                static_cast<int>((off < T(0) ? -off : off) <= tband * (qn + mn[j]));
                         }
                         if (P::compact && near) {
                             for (std::int64_t j = 0; j < nt; ++j) {
                                 const double q = row[j];
                                 if (std::abs(q - 1.0) <= band * (static_cast<double>(qn) + mn[j])) {
-                                    const double qe = 0.5 * beta *
-                                                      exact_sq_dist(qry.row(r0 + i), mem.row(t0 + j), dim);
+                                    const double qe =
+                                        0.5 * beta *
+                                        exact_sq_dist(qry.row(r0 + i), mem.row(t0 + j), dim);
                                     // Keep the exact side of the boundary after rounding to T.
                                     T qt = static_cast<T>(qe);
                                     if (qe < 1.0 && !(qt < T(1))) qt = std::nextafter(T(1), T(0));
@@ -227,7 +240,8 @@ void energy_tiles(matrix_view<const T> mem,
                 const std::size_t si = static_cast<std::size_t>(i);
                 double shift = P::exp_type ? std::numeric_limits<double>::infinity() : 0.0;
                 for (std::int64_t c = 0; c < n_mc; ++c)
-                    shift = std::min(shift, parts[static_cast<std::size_t>(qb * n_mc + c)].shift[si]);
+                    shift =
+                        std::min(shift, parts[static_cast<std::size_t>(qb * n_mc + c)].shift[si]);
                 double z = 0.0, sw = 0.0;
                 std::fill(gsum.begin(), gsum.end(), 0.0);
                 for (std::int64_t c = 0; c < n_mc; ++c) {
@@ -240,7 +254,8 @@ void energy_tiles(matrix_view<const T> mem,
                     sw += f * part.sw[si];
                     if (want_grad && f != 0.0) {
                         const T* gp = grad_parts.data() + (item * QB + i) * dim;
-                        for (std::int64_t k = 0; k < dim; ++k) gsum[static_cast<std::size_t>(k)] += f * gp[k];
+                        for (std::int64_t k = 0; k < dim; ++k)
+                            gsum[static_cast<std::size_t>(k)] += f * gp[k];
                     }
                 }
                 // Z = eps + exp(-shift) * z (shift = 0 for non-exp kernels).
@@ -272,8 +287,7 @@ void energy_tiles(matrix_view<const T> mem,
                 out_e[static_cast<std::size_t>(r)] = static_cast<T>(energy);
                 if (!out_st.empty())
                     out_st[static_cast<std::size_t>(r)] =
-                        !P::exp_type && empty ? energy_status::unsupported
-                                                              : energy_status::ok;
+                        !P::exp_type && empty ? energy_status::unsupported : energy_status::ok;
                 if (want_grad) {
                     const T* x = qry.row(r);
                     T* gr = out_g.row(r);
@@ -289,9 +303,13 @@ void energy_tiles(matrix_view<const T> mem,
 
 /// The engine for any kernel, without validation (callers inside the library have validated).
 template <class T>
-void energy_unchecked(matrix_view<const T> memories, matrix_view<const T> queries,
-                      const energy_params& params, std::span<T> energy, matrix_view<T> grad,
-                      std::span<energy_status> status, const exec_options& exec) {
+void energy_unchecked(matrix_view<const T> memories,
+                      matrix_view<const T> queries,
+                      const energy_params& params,
+                      std::span<T> energy,
+                      matrix_view<T> grad,
+                      std::span<energy_status> status,
+                      const exec_options& exec) {
     with_kernel(params.kernel, [&](auto policy) {
         energy_tiles<decltype(policy), T>(memories, queries, params, energy, grad, status, exec);
     });

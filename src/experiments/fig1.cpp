@@ -26,9 +26,16 @@ std::vector<double> grid_2d(double x0, double x1, double y0, double y1, int n) {
     return s;
 }
 
-fig1_panel panel(const char* name, kernel_kind k, double beta, double eps, std::int64_t dim,
-                 std::vector<double> patterns, const std::vector<double>& starts, int paper_minima,
-                 int paper_emergent, const exec_options& exec) {
+fig1_panel panel(const char* name,
+                 kernel_kind k,
+                 double beta,
+                 double eps,
+                 std::int64_t dim,
+                 std::vector<double> patterns,
+                 const std::vector<double>& starts,
+                 int paper_minima,
+                 int paper_emergent,
+                 const exec_options& exec) {
     fig1_panel p;
     p.name = name;
     p.params.kernel = k;
@@ -43,9 +50,11 @@ fig1_panel panel(const char* name, kernel_kind k, double beta, double eps, std::
     o.tol = 1e-13;
     o.max_steps = 200000;
     p.search = search_minima(
-        make_matrix_view<const double>(p.patterns.data(),
-                                       static_cast<std::int64_t>(p.patterns.size()) / dim, dim),
-        p.params, o, exec);
+        make_matrix_view<const double>(
+            p.patterns.data(), static_cast<std::int64_t>(p.patterns.size()) / dim, dim),
+        p.params,
+        o,
+        exec);
     return p;
 }
 
@@ -99,7 +108,8 @@ std::string to_json(const fig1_result& r) {
             jm["nearest_pattern"] = m.nearest_pattern;
             jm["distance_to_nearest"] = m.distance_to_nearest;
             jm["hessian_min_eigenvalue"] = m.hessian_min_eigenvalue;
-            jm["basin_fraction"] = static_cast<double>(m.hits) / static_cast<double>(p.search.n_starts);
+            jm["basin_fraction"] =
+                static_cast<double>(m.hits) / static_cast<double>(p.search.n_starts);
             (m.stored ? stored : emergent)++;
             jp["minima"].push_back(jm);
         }

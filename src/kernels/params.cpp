@@ -34,7 +34,9 @@ std::string_view to_string(kernel_kind k) noexcept {
     return kernel_name_table[static_cast<std::size_t>(k)];
 }
 
-std::string_view to_string(q_kind q) noexcept { return q_name_table[static_cast<std::size_t>(q)]; }
+std::string_view to_string(q_kind q) noexcept {
+    return q_name_table[static_cast<std::size_t>(q)];
+}
 
 kernel_kind parse_kernel(std::string_view name) {
     for (std::size_t i = 0; i < kernel_name_table.size(); ++i)
@@ -58,7 +60,9 @@ bool has_compact_support(kernel_kind k) noexcept {
     return k != kernel_kind::lse && k != kernel_kind::poly;
 }
 
-bool uses_distance(kernel_kind k) noexcept { return k != kernel_kind::poly; }
+bool uses_distance(kernel_kind k) noexcept {
+    return k != kernel_kind::poly;
+}
 
 q_kind resolved_q(const energy_params& p) noexcept {
     if (p.q != q_kind::automatic) return p.q;

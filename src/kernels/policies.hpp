@@ -248,15 +248,24 @@ struct poly_kernel {
 template <class Fn>
 decltype(auto) with_kernel(kernel_kind k, Fn&& f) {
     switch (k) {
-        case kernel_kind::lse: return f(lse_kernel{});
-        case kernel_kind::lsr: return f(lsr_kernel{});
-        case kernel_kind::triangle: return f(triangle_kernel{});
-        case kernel_kind::tophat: return f(tophat_kernel{});
-        case kernel_kind::cosine: return f(cosine_kernel{});
-        case kernel_kind::quartic: return f(quartic_kernel{});
-        case kernel_kind::triweight: return f(triweight_kernel{});
-        case kernel_kind::tricube: return f(tricube_kernel{});
-        case kernel_kind::poly: return f(poly_kernel{});
+        case kernel_kind::lse:
+            return f(lse_kernel{});
+        case kernel_kind::lsr:
+            return f(lsr_kernel{});
+        case kernel_kind::triangle:
+            return f(triangle_kernel{});
+        case kernel_kind::tophat:
+            return f(tophat_kernel{});
+        case kernel_kind::cosine:
+            return f(cosine_kernel{});
+        case kernel_kind::quartic:
+            return f(quartic_kernel{});
+        case kernel_kind::triweight:
+            return f(triweight_kernel{});
+        case kernel_kind::tricube:
+            return f(tricube_kernel{});
+        case kernel_kind::poly:
+            return f(poly_kernel{});
     }
     return f(lsr_kernel{});
 }

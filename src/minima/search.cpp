@@ -1,7 +1,5 @@
 // SPDX-License-Identifier: MIT
 // Multi-start minima search (include/denseam/minima_search.hpp).
-#include "denseam/minima_search.hpp"
-
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
@@ -10,12 +8,14 @@
 #include <string>
 
 #include "denseam/error.hpp"
+#include "denseam/minima_search.hpp"
 
 namespace denseam {
 
 namespace {
 
-std::vector<double> default_starts(matrix_view<const double> pat, const energy_params& p,
+std::vector<double> default_starts(matrix_view<const double> pat,
+                                   const energy_params& p,
                                    const search_options& o) {
     const std::int64_t M = pat.rows, d = pat.cols;
     std::vector<double> s;
@@ -25,7 +25,8 @@ std::vector<double> default_starts(matrix_view<const double> pat, const energy_p
             for (std::int64_t j = i + 1; j < M; ++j)
                 for (std::int64_t k = 0; k < d; ++k) s.push_back(0.5 * (pat(i, k) + pat(j, k)));
     const double R = std::sqrt(2.0 / p.beta);
-    std::vector<double> lo(static_cast<std::size_t>(d), INFINITY), hi(static_cast<std::size_t>(d), -INFINITY);
+    std::vector<double> lo(static_cast<std::size_t>(d), INFINITY),
+        hi(static_cast<std::size_t>(d), -INFINITY);
     for (std::int64_t i = 0; i < M; ++i)
         for (std::int64_t k = 0; k < d; ++k) {
             lo[static_cast<std::size_t>(k)] = std::min(lo[static_cast<std::size_t>(k)], pat(i, k));
@@ -36,13 +37,16 @@ std::vector<double> default_starts(matrix_view<const double> pat, const energy_p
     for (std::int64_t r = 0; r < o.n_random; ++r)
         for (std::int64_t k = 0; k < d; ++k)
             s.push_back(lo[static_cast<std::size_t>(k)] - R +
-                        u(rng) * (hi[static_cast<std::size_t>(k)] - lo[static_cast<std::size_t>(k)] + 2 * R));
+                        u(rng) * (hi[static_cast<std::size_t>(k)] -
+                                  lo[static_cast<std::size_t>(k)] + 2 * R));
     return s;
 }
 
 // Smallest eigenvalue of the Hessian at x by central differences of the library's gradient.
-double fd_hessian_min_eig(matrix_view<const double> pat, const energy_params& p,
-                          const std::vector<double>& x, const exec_options& exec) {
+double fd_hessian_min_eig(matrix_view<const double> pat,
+                          const energy_params& p,
+                          const std::vector<double>& x,
+                          const exec_options& exec) {
     const std::int64_t d = pat.cols;
     const double h = 1e-5 * std::max(1.0, std::sqrt(2.0 / p.beta));
     std::vector<double> pts(static_cast<std::size_t>(2 * d * d));
@@ -52,13 +56,19 @@ double fd_hessian_min_eig(matrix_view<const double> pat, const energy_params& p,
                 pts[static_cast<std::size_t>((2 * j + s) * d + k)] =
                     x[static_cast<std::size_t>(k)] + (k == j ? (s ? -h : h) : 0.0);
     std::vector<double> e(static_cast<std::size_t>(2 * d)), g(pts.size());
-    energy_and_grad(pat, make_matrix_view<const double>(pts.data(), 2 * d, d), p, std::span(e),
-                    make_matrix_view(g.data(), 2 * d, d), {}, exec);
+    energy_and_grad(pat,
+                    make_matrix_view<const double>(pts.data(), 2 * d, d),
+                    p,
+                    std::span(e),
+                    make_matrix_view(g.data(), 2 * d, d),
+                    {},
+                    exec);
     Eigen::MatrixXd H(d, d);
     for (std::int64_t j = 0; j < d; ++j)
         for (std::int64_t k = 0; k < d; ++k)
             H(k, j) = (g[static_cast<std::size_t>(2 * j * d + k)] -
-                       g[static_cast<std::size_t>((2 * j + 1) * d + k)]) / (2 * h);
+                       g[static_cast<std::size_t>((2 * j + 1) * d + k)]) /
+                      (2 * h);
     const Eigen::MatrixXd S = 0.5 * (H + H.transpose());
     return Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(S, Eigen::EigenvaluesOnly)
         .eigenvalues()
@@ -67,8 +77,10 @@ double fd_hessian_min_eig(matrix_view<const double> pat, const energy_params& p,
 
 }  // namespace
 
-search_result search_minima(matrix_view<const double> pat, const energy_params& p,
-                            const search_options& o, const exec_options& exec) {
+search_result search_minima(matrix_view<const double> pat,
+                            const energy_params& p,
+                            const search_options& o,
+                            const exec_options& exec) {
     validate(p);
     const std::int64_t d = pat.cols;
     check_memories_queries(pat, pat);
@@ -85,7 +97,8 @@ search_result search_minima(matrix_view<const double> pat, const energy_params& 
     ro.max_steps = o.max_steps;
     ro.tol = o.tol;
     ro.step_size = schedule::constant(o.step_size);
-    auto r = retrieve<double>(pat, make_matrix_view<const double>(starts.data(), n, d), p, ro, exec);
+    auto r =
+        retrieve<double>(pat, make_matrix_view<const double>(starts.data(), n, d), p, ro, exec);
 
     search_result out;
     out.n_starts = n;
@@ -109,8 +122,9 @@ search_result search_minima(matrix_view<const double> pat, const energy_params& 
         for (auto& [rep, hits] : groups) {
             double dist = 0;
             for (std::int64_t k = 0; k < d; ++k)
-                dist = std::max(dist, std::abs(r.states[static_cast<std::size_t>(rep * d + k)] -
-                                               r.states[static_cast<std::size_t>(i * d + k)]));
+                dist = std::max(dist,
+                                std::abs(r.states[static_cast<std::size_t>(rep * d + k)] -
+                                         r.states[static_cast<std::size_t>(i * d + k)]));
             if (dist < o.dedup_tol) {
                 ++hits;
                 merged = true;
@@ -130,7 +144,8 @@ search_result search_minima(matrix_view<const double> pat, const energy_params& 
         m.distance_to_nearest = INFINITY;
         for (std::int64_t j = 0; j < pat.rows; ++j) {
             double s = 0;
-            for (std::int64_t k = 0; k < d; ++k) s += std::pow(m.position[static_cast<std::size_t>(k)] - pat(j, k), 2);
+            for (std::int64_t k = 0; k < d; ++k)
+                s += std::pow(m.position[static_cast<std::size_t>(k)] - pat(j, k), 2);
             if (std::sqrt(s) < m.distance_to_nearest) {
                 m.distance_to_nearest = std::sqrt(s);
                 m.nearest_pattern = j;
@@ -141,7 +156,8 @@ search_result search_minima(matrix_view<const double> pat, const energy_params& 
             m.support.assign(r.support.indices.begin() + r.support.offsets[si],
                              r.support.indices.begin() + r.support.offsets[si + 1]);
             // Hessian = |S| / Z * I at an LSR minimum (paper.md 1.2); Z = exp(-beta E).
-            m.hessian_min_eigenvalue = static_cast<double>(m.support.size()) * std::exp(p.beta * m.energy);
+            m.hessian_min_eigenvalue =
+                static_cast<double>(m.support.size()) * std::exp(p.beta * m.energy);
             m.stored = m.support.size() == 1;
         } else {
             m.hessian_min_eigenvalue = fd_hessian_min_eig(pat, p, m.position, exec);
@@ -153,8 +169,10 @@ search_result search_minima(matrix_view<const double> pat, const energy_params& 
         }
         out.minima.push_back(std::move(m));
     }
-    std::sort(out.minima.begin(), out.minima.end(),
-              [](const found_minimum& a, const found_minimum& b) { return a.position < b.position; });
+    std::sort(
+        out.minima.begin(), out.minima.end(), [](const found_minimum& a, const found_minimum& b) {
+            return a.position < b.position;
+        });
     return out;
 }
 

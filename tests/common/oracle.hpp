@@ -28,10 +28,22 @@ inline void kernel_t(denseam::kernel_kind k, double t, double& K, double& dK) {
     const double pi = std::numbers::pi;
     const bool in = t < 1.0;
     switch (k) {
-        case kernel_kind::lse: K = std::exp(-t * t); dK = -2 * t * K; return;
-        case kernel_kind::lsr: K = in ? 1 - t * t : 0; dK = in ? -2 * t : 0; return;
-        case kernel_kind::triangle: K = in ? 1 - t : 0; dK = (in && t > 0) ? -1 : 0; return;
-        case kernel_kind::tophat: K = in ? 1 : 0; dK = 0; return;
+        case kernel_kind::lse:
+            K = std::exp(-t * t);
+            dK = -2 * t * K;
+            return;
+        case kernel_kind::lsr:
+            K = in ? 1 - t * t : 0;
+            dK = in ? -2 * t : 0;
+            return;
+        case kernel_kind::triangle:
+            K = in ? 1 - t : 0;
+            dK = (in && t > 0) ? -1 : 0;
+            return;
+        case kernel_kind::tophat:
+            K = in ? 1 : 0;
+            dK = 0;
+            return;
         case kernel_kind::cosine:
             K = in ? std::cos(pi * t / 2) : 0;
             dK = in ? -(pi / 2) * std::sin(pi * t / 2) : 0;
@@ -48,14 +60,19 @@ inline void kernel_t(denseam::kernel_kind k, double t, double& K, double& dK) {
             K = in ? std::pow(1 - t * t * t, 3) : 0;
             dK = in ? -9 * t * t * std::pow(1 - t * t * t, 2) : 0;
             return;
-        case kernel_kind::poly: break;
+        case kernel_kind::poly:
+            break;
     }
     K = dK = 0;
 }
 
 // Energies and gradients for B queries (row-major B x d) against M memories (M x d).
-inline result evaluate(const std::vector<double>& mem, std::int64_t M, const std::vector<double>& q,
-                       std::int64_t B, std::int64_t d, const denseam::energy_params& p) {
+inline result evaluate(const std::vector<double>& mem,
+                       std::int64_t M,
+                       const std::vector<double>& q,
+                       std::int64_t B,
+                       std::int64_t d,
+                       const denseam::energy_params& p) {
     using denseam::kernel_kind;
     const double beta = p.beta, R = std::sqrt(2.0 / beta);
     const bool log_q = denseam::resolved_q(p) == denseam::q_kind::log;
@@ -68,7 +85,8 @@ inline result evaluate(const std::vector<double>& mem, std::int64_t M, const std
             shift = -1e300;
             for (std::int64_t m = 0; m < M; ++m) {
                 double d2 = 0;
-                for (std::int64_t k = 0; k < d; ++k) d2 += (x[k] - mem[m * d + k]) * (x[k] - mem[m * d + k]);
+                for (std::int64_t k = 0; k < d; ++k)
+                    d2 += (x[k] - mem[m * d + k]) * (x[k] - mem[m * d + k]);
                 shift = std::max(shift, -beta / 2 * d2);
             }
         }
@@ -95,18 +113,22 @@ inline result evaluate(const std::vector<double>& mem, std::int64_t M, const std
             }
             K[m] = Kt;
             if (dist > 0)
-                for (std::int64_t k = 0; k < d; ++k) dKdx[m * d + k] = dKt * (x[k] - xi[k]) / (R * dist);
+                for (std::int64_t k = 0; k < d; ++k)
+                    dKdx[m * d + k] = dKt * (x[k] - xi[k]) / (R * dist);
         }
         double Z = 0;
         for (double v : K) Z += v;
         // Z_true = eps + exp(shift) * Z
         const double lse_scale = p.kernel == kernel_kind::lse ? std::exp(shift) : 1.0;
         double Ztrue = p.eps + lse_scale * Z;
-        double logZ = p.kernel == kernel_kind::lse && p.eps == 0 ? std::log(Z) + shift : std::log(Ztrue);
+        double logZ =
+            p.kernel == kernel_kind::lse && p.eps == 0 ? std::log(Z) + shift : std::log(Ztrue);
         std::vector<double> abs_sum(d, 0.0);
         if (log_q) {
             out.energy[b] = -logZ / beta;
-            const double c = -1.0 / (beta * (p.kernel == kernel_kind::lse && p.eps == 0 ? Z : Ztrue / lse_scale));
+            const double c =
+                -1.0 /
+                (beta * (p.kernel == kernel_kind::lse && p.eps == 0 ? Z : Ztrue / lse_scale));
             for (std::int64_t m = 0; m < M; ++m)
                 for (std::int64_t k = 0; k < d; ++k) {
                     out.grad[b * d + k] += c * dKdx[m * d + k];
@@ -129,7 +151,10 @@ inline result evaluate(const std::vector<double>& mem, std::int64_t M, const std
     return out;
 }
 
-inline std::vector<double> uniform(std::int64_t n, std::uint64_t seed, double lo = 0, double hi = 1) {
+inline std::vector<double> uniform(std::int64_t n,
+                                   std::uint64_t seed,
+                                   double lo = 0,
+                                   double hi = 1) {
     std::mt19937_64 rng(seed);
     std::uniform_real_distribution<double> u(lo, hi);
     std::vector<double> v(n);

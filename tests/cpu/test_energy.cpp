@@ -28,15 +28,24 @@ struct computed {
 };
 
 template <class T>
-computed<T> run(const std::vector<double>& mem, std::int64_t M, const std::vector<double>& q,
-                std::int64_t B, std::int64_t d, const energy_params& p, int threads = 0) {
+computed<T> run(const std::vector<double>& mem,
+                std::int64_t M,
+                const std::vector<double>& q,
+                std::int64_t B,
+                std::int64_t d,
+                const energy_params& p,
+                int threads = 0) {
     std::vector<T> mt(mem.begin(), mem.end()), qt(q.begin(), q.end());
     computed<T> c{std::vector<T>(B), std::vector<T>(B * d), std::vector<energy_status>(B)};
     denseam::exec_options ex;
     ex.n_threads = threads;
     denseam::energy_and_grad(make_matrix_view<const T>(mt.data(), M, d),
-                             make_matrix_view<const T>(qt.data(), B, d), p, std::span<T>(c.e),
-                             make_matrix_view(c.g.data(), B, d), std::span(c.st), ex);
+                             make_matrix_view<const T>(qt.data(), B, d),
+                             p,
+                             std::span<T>(c.e),
+                             make_matrix_view(c.g.data(), B, d),
+                             std::span(c.st),
+                             ex);
     return c;
 }
 
@@ -47,8 +56,8 @@ struct problem {
     std::vector<double> mem, q;
 };
 
-problem make_problem(std::int64_t B, std::int64_t M, std::int64_t d, std::uint64_t seed,
-                     double sigma) {
+problem make_problem(
+    std::int64_t B, std::int64_t M, std::int64_t d, std::uint64_t seed, double sigma) {
     problem pr{B, M, d, oracle::uniform(M * d, seed), std::vector<double>(B * d)};
     std::mt19937_64 rng(seed + 1);
     std::normal_distribution<double> n01(0.0, 1.0);
@@ -104,10 +113,15 @@ void expect_matches_oracle(const problem& pr, const energy_params& p) {
     EXPECT_GT(checked, 0);
 }
 
-const std::vector<kernel_kind> all_kernels = {
-    kernel_kind::lse,    kernel_kind::lsr,     kernel_kind::triangle,
-    kernel_kind::tophat, kernel_kind::cosine,  kernel_kind::quartic,
-    kernel_kind::triweight, kernel_kind::tricube, kernel_kind::poly};
+const std::vector<kernel_kind> all_kernels = {kernel_kind::lse,
+                                              kernel_kind::lsr,
+                                              kernel_kind::triangle,
+                                              kernel_kind::tophat,
+                                              kernel_kind::cosine,
+                                              kernel_kind::quartic,
+                                              kernel_kind::triweight,
+                                              kernel_kind::tricube,
+                                              kernel_kind::poly};
 
 // Shapes straddling the engine's tiles (QB = 128 queries, MT = 512, MC = 8192 memories).
 const std::vector<std::tuple<int, int, int>> shapes = {
@@ -117,7 +131,8 @@ class EnergyOracle : public ::testing::TestWithParam<kernel_kind> {};
 
 TEST_P(EnergyOracle, DoubleMatchesNaiveOracle) {
     for (auto [B, M, d] : shapes) {
-        SCOPED_TRACE("B=" + std::to_string(B) + " M=" + std::to_string(M) + " d=" + std::to_string(d));
+        SCOPED_TRACE("B=" + std::to_string(B) + " M=" + std::to_string(M) +
+                     " d=" + std::to_string(d));
         auto pr = make_problem(B, M, d, 1000 + B + M + d, 0.05);
         expect_matches_oracle<double>(pr, params_for(GetParam(), d));
     }
@@ -125,7 +140,8 @@ TEST_P(EnergyOracle, DoubleMatchesNaiveOracle) {
 
 TEST_P(EnergyOracle, FloatMatchesNaiveOracle) {
     for (auto [B, M, d] : shapes) {
-        SCOPED_TRACE("B=" + std::to_string(B) + " M=" + std::to_string(M) + " d=" + std::to_string(d));
+        SCOPED_TRACE("B=" + std::to_string(B) + " M=" + std::to_string(M) +
+                     " d=" + std::to_string(d));
         auto pr = make_problem(B, M, d, 2000 + B + M + d, 0.05);
         // The oracle sees exactly the float-rounded inputs.
         for (auto& v : pr.mem) v = static_cast<float>(v);
@@ -181,11 +197,18 @@ TEST_P(EnergyOracle, GradientMatchesFiniteDifferences) {
     EXPECT_GT(checked, 5);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllKernels, EnergyOracle, ::testing::ValuesIn(all_kernels),
-                         [](const auto& param_info) { return std::string(denseam::to_string(param_info.param)); });
+INSTANTIATE_TEST_SUITE_P(AllKernels,
+                         EnergyOracle,
+                         ::testing::ValuesIn(all_kernels),
+                         [](const auto& param_info) {
+                             return std::string(denseam::to_string(param_info.param));
+                         });
 
-double energy1(const std::vector<double>& mem, std::int64_t d, std::vector<double> x,
-               energy_params p, std::vector<double>* grad = nullptr,
+double energy1(const std::vector<double>& mem,
+               std::int64_t d,
+               std::vector<double> x,
+               energy_params p,
+               std::vector<double>* grad = nullptr,
                energy_status* st = nullptr) {
     auto c = run<double>(mem, static_cast<std::int64_t>(mem.size()) / d, x, 1, d, p);
     if (grad) *grad = c.g;
@@ -290,8 +313,11 @@ TEST(BoundaryRule, FloatDecidedInDoubleNearBoundary) {  // NOLINT
         std::vector<float> e(1), g(d);
         std::vector<energy_status> st(1);
         denseam::energy_and_grad(make_matrix_view<const float>(mem.data(), 2, d),
-                                 make_matrix_view<const float>(x.data(), 1, d), p, std::span(e),
-                                 make_matrix_view(g.data(), 1, d), std::span(st));
+                                 make_matrix_view<const float>(x.data(), 1, d),
+                                 p,
+                                 std::span(e),
+                                 make_matrix_view(g.data(), 1, d),
+                                 std::span(st));
         // Oracle in double on the same float data.
         std::vector<double> md(mem.begin(), mem.end()), xd(x.begin(), x.end());
         auto ref = oracle::evaluate(md, 2, xd, 1, d, p);
@@ -353,16 +379,26 @@ void expect_invalid(Fn&& fn, const std::string& fragment) {
 TEST(EnergyErrors, BadInputIsRejectedWithAMessage) {
     std::vector<double> mem = {0, 1, 2, 3}, q = {0.5, 0.5};
     std::vector<double> e(1), g(2);
-    auto call = [&](std::vector<double> m, std::int64_t M, std::int64_t dm, std::vector<double> x,
-                    std::int64_t dq, energy_params p) {
+    auto call = [&](std::vector<double> m,
+                    std::int64_t M,
+                    std::int64_t dm,
+                    std::vector<double> x,
+                    std::int64_t dq,
+                    energy_params p) {
         std::vector<double> out(x.size() / std::max<std::int64_t>(dq, 1));
-        denseam::energy(make_matrix_view<const double>(m.data(), M, dm),
-                        make_matrix_view<const double>(x.data(), static_cast<std::int64_t>(out.size()), dq),
-                        p, std::span(out));
+        denseam::energy(
+            make_matrix_view<const double>(m.data(), M, dm),
+            make_matrix_view<const double>(x.data(), static_cast<std::int64_t>(out.size()), dq),
+            p,
+            std::span(out));
     };
     expect_invalid([&] { call({}, 0, 2, q, 2, lsr(1)); }, "memory set is empty");
     expect_invalid([&] { call(mem, 2, 2, {0.5, 0.5, 0.5}, 3, lsr(1)); }, "dimension 3");
-    expect_invalid([&] { call(mem, 2, 2, {NAN, 0.5}, 2, lsr(1)); }, "queries contains a non-finite");
+    expect_invalid(
+        [&] {
+            call(mem, 2, 2, {NAN, 0.5}, 2, lsr(1));
+        },
+        "queries contains a non-finite");
     expect_invalid([&] { call({0, INFINITY, 2, 3}, 2, 2, q, 2, lsr(1)); }, "memories contains");
     expect_invalid([&] { call(mem, 2, 2, q, 2, lsr(0)); }, "beta must be finite and > 0");
     expect_invalid([&] { call(mem, 2, 2, q, 2, lsr(-1)); }, "beta");
@@ -378,7 +414,9 @@ TEST(EnergyErrors, BadInputIsRejectedWithAMessage) {
         [&] {
             std::vector<double> out(3);
             denseam::energy(make_matrix_view<const double>(mem.data(), 2, 2),
-                            make_matrix_view<const double>(q.data(), 1, 2), lsr(1), std::span(out));
+                            make_matrix_view<const double>(q.data(), 1, 2),
+                            lsr(1),
+                            std::span(out));
         },
         "energy output has 3 entries");
 }
@@ -390,7 +428,10 @@ TEST(Interrupt, CallbackStopsTheCall) {
     ex.interrupt = [] { return true; };
     EXPECT_THROW(denseam::energy(make_matrix_view<const double>(pr.mem.data(), pr.M, pr.d),
                                  make_matrix_view<const double>(pr.q.data(), pr.B, pr.d),
-                                 lsr(1.0), std::span(e), {}, ex),
+                                 lsr(1.0),
+                                 std::span(e),
+                                 {},
+                                 ex),
                  denseam::interrupted);
 }
 

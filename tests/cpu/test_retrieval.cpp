@@ -22,11 +22,15 @@ energy_params make(kernel_kind k, double beta) {
     return p;
 }
 
-retrieve_result<double> fp(const std::vector<double>& mem, std::int64_t d,
-                           const std::vector<double>& q, energy_params p,
+retrieve_result<double> fp(const std::vector<double>& mem,
+                           std::int64_t d,
+                           const std::vector<double>& q,
+                           energy_params p,
                            retrieve_options o = {}) {
     return retrieve<double>(make_matrix_view<const double>(mem.data(), mem.size() / d, d),
-                            make_matrix_view<const double>(q.data(), q.size() / d, d), p, o);
+                            make_matrix_view<const double>(q.data(), q.size() / d, d),
+                            p,
+                            o);
 }
 
 std::vector<std::int64_t> support_of(const retrieve_result<double>& r, std::size_t i) {
@@ -242,8 +246,8 @@ TEST(Schedules, CosineMatchesTheReferenceFormula) {
     EXPECT_DOUBLE_EQ(s.at(0, 13000), 0.01);
     EXPECT_NEAR(s.at(13000, 13000), 1e-5, 1e-18);
     const double t = 4321, a = 1e-3;
-    EXPECT_NEAR(s.at(4321, 13000),
-                0.01 * ((1 - a) * 0.5 * (1 + std::cos(M_PI * t / 13000)) + a), 1e-17);
+    EXPECT_NEAR(
+        s.at(4321, 13000), 0.01 * ((1 - a) * 0.5 * (1 + std::cos(M_PI * t / 13000)) + a), 1e-17);
     auto v = schedule::from_values({3, 2, 1});
     EXPECT_EQ(v.at(0, 10), 3);
     EXPECT_EQ(v.at(2, 10), 1);
