@@ -9,14 +9,10 @@ namespace denseam::cli {
 
 loaded_matrix load_matrix(const std::string& path, const std::string& what) {
     loaded_matrix m{path, read_npy(path)};
-    if (m.array.shape.size() != 2) {
-        std::string shape = "(";
-        for (std::size_t i = 0; i < m.array.shape.size(); ++i)
-            shape += (i ? ", " : "") + std::to_string(m.array.shape[i]);
-        shape += m.array.shape.size() == 1 ? ",)" : ")";
+    if (m.array.shape.size() != 2)
         throw invalid_argument(what + " '" + path +
-                               "' must be a 2-D array (rows x dim), got shape " + shape);
-    }
+                               "' must be a 2-D array (rows x dim), got shape " +
+                               format_shape(m.array.shape));
     const std::string name = what + " '" + path + "'";
     if (m.rows() == 0)
         throw invalid_argument(name + " is empty (shape (0, " + std::to_string(m.cols()) + "))");
