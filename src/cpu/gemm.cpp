@@ -3,6 +3,10 @@
 
 #include <cblas.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 namespace denseam::detail {
 
 namespace {
@@ -10,6 +14,23 @@ blasint to_blas(std::int64_t v) {
     return static_cast<blasint>(v);
 }
 }  // namespace
+
+blas_single_thread_scope::blas_single_thread_scope()
+    : blas_threads_(openblas_get_num_threads()), omp_threads_(1) {
+#ifdef _OPENMP
+    omp_threads_ = omp_get_max_threads();
+#endif
+    if (blas_threads_ != 1) openblas_set_num_threads(1);
+}
+
+blas_single_thread_scope::~blas_single_thread_scope() {
+    // OpenBLAS's OpenMP build also sets the OpenMP thread count in openblas_set_num_threads:
+    // restore both as they were.
+    if (blas_threads_ != 1) openblas_set_num_threads(blas_threads_);
+#ifdef _OPENMP
+    omp_set_num_threads(omp_threads_);
+#endif
+}
 
 void gemm_nt(std::int64_t m,
              std::int64_t n,

@@ -6,6 +6,23 @@
 
 namespace denseam::detail {
 
+/// While alive, BLAS calls made by this thread run single-threaded; the previous BLAS and
+/// OpenMP thread counts are restored on destruction. Needed when denseam's own OpenMP team has a
+/// single thread: OpenBLAS (OpenMP build) then sees no active parallel region and would thread
+/// each tile GEMM itself, which changes the last bits of results with the thread count (and costs
+/// far more than it gains on tile-sized GEMMs).
+class blas_single_thread_scope {
+  public:
+    blas_single_thread_scope();
+    ~blas_single_thread_scope();
+    blas_single_thread_scope(const blas_single_thread_scope&) = delete;
+    blas_single_thread_scope& operator=(const blas_single_thread_scope&) = delete;
+
+  private:
+    int blas_threads_;
+    int omp_threads_;
+};
+
 /// C (m x n, ldc) = alpha * A (m x k, lda) * B^T (B is n x k, ldb) + beta * C.
 void gemm_nt(std::int64_t m,
              std::int64_t n,

@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <exception>
 #include <mutex>
+#include <optional>
 
+#include "cpu/gemm.hpp"
 #include "denseam/error.hpp"
 #include "denseam/exec.hpp"
 
@@ -20,17 +22,22 @@ namespace denseam::detail {
 /// Runs body(i) for every i in [0, n) on exec's threads (dynamic schedule: which thread runs an
 /// item never changes a result, since items write disjoint outputs). The first exception thrown
 /// by a body is rethrown after the loop; no exception escapes the OpenMP region. The interrupt
-/// callback is polled from the calling thread (OpenMP thread 0), at most every 20 ms, between
-/// items; if it returns true the remaining items are skipped and denseam::interrupted is thrown.
+/// callback is polled from the calling thread before the loop and (OpenMP thread 0) between items
+/// at most every 20 ms; if it returns true the remaining items are skipped and
+/// denseam::interrupted is thrown. A team of one thread runs BLAS single-threaded too, so that
+/// results never depend on the thread count.
 template <class Body>
 void parallel_for(std::int64_t n, const exec_options& exec, Body&& body) {
     if (n <= 0) return;
+    if (exec.interrupt && exec.interrupt()) throw interrupted();
     std::atomic<bool> stop{false};
     std::atomic<bool> interrupted_flag{false};
     std::exception_ptr error;
     std::mutex error_mutex;
     const int threads = static_cast<int>(std::min<std::int64_t>(resolved_threads(exec), n));
     auto last_poll = std::chrono::steady_clock::now();
+    std::optional<blas_single_thread_scope> blas_scope;
+    if (threads == 1) blas_scope.emplace();
     auto run_one = [&](std::int64_t i) {
         if (stop.load(std::memory_order_relaxed)) return;
         bool master = true;
@@ -39,7 +46,7 @@ void parallel_for(std::int64_t n, const exec_options& exec, Body&& body) {
 #endif
         if (master && exec.interrupt) {
             auto now = std::chrono::steady_clock::now();
-            if (now - last_poll > std::chrono::milliseconds(20) || i == 0) {
+            if (now - last_poll > std::chrono::milliseconds(20)) {
                 last_poll = now;
                 bool want_stop = false;
                 try {

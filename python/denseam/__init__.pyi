@@ -1,0 +1,19 @@
+# SPDX-License-Identifier: MIT
+import enum
+
+from ._denseam import Memory as Memory
+from ._denseam import RetrievalResult as RetrievalResult
+from ._denseam import __version__ as __version__
+from ._denseam import energy as energy
+from ._denseam import energy_and_grad as energy_and_grad
+from ._denseam import grad as grad
+from ._denseam import kernel_names as kernel_names
+from ._denseam import retrieve as retrieve
+
+KERNELS: tuple[str, ...]
+
+class RetrievalStatus(enum.IntEnum):
+    converged = 0
+    max_steps = 1
+    out_of_support = 2
+    non_finite = 3
