@@ -26,8 +26,13 @@ namespace denseam::detail {
 /// Tile sizes of the engine. They fix the summation order, hence the exact bits of a result;
 /// they are constants (not thread-dependent) for that reason.
 struct tile_sizes {
-    static constexpr std::int64_t query_block = 128;    ///< QB rows of queries per item
-    static constexpr std::int64_t memory_tile = 512;    ///< MT memories per GEMM tile
+// Overridable at compile time only to benchmark other sizes (bench/README.md).
+#ifndef DENSEAM_TUNE_QB
+#define DENSEAM_TUNE_QB 512
+#define DENSEAM_TUNE_MT 256
+#endif
+    static constexpr std::int64_t query_block = DENSEAM_TUNE_QB;  ///< QB rows of queries per item
+    static constexpr std::int64_t memory_tile = DENSEAM_TUNE_MT;  ///< MT memories per GEMM tile
     static constexpr std::int64_t memory_chunk = 8192;  ///< MC memories per item (multiple of MT)
 };
 
@@ -173,7 +178,9 @@ void energy_tiles(matrix_view<const T> mem,
                         }
                         if constexpr (P::exp_type) {
                             T qmin = std::numeric_limits<T>::infinity();
-                            for (std::int64_t j = 0; j < nt; ++j) qmin = std::min(qmin, row[j]);
+#pragma omp simd reduction(min : qmin)
+                            for (std::int64_t j = 0; j < nt; ++j)
+                                qmin = qmin < row[j] ? qmin : row[j];
                             const double old = part.shift[si];
                             if (static_cast<double>(qmin) < old) {
                                 const double f = std::isinf(old) ? 0.0 : std::exp(qmin - old);

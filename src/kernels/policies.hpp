@@ -10,6 +10,7 @@
 // boundary rule: distance exactly R is outside the support).
 #pragma once
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <numbers>
@@ -26,15 +27,17 @@
 namespace denseam::detail {
 
 /// exp(x) for x <= 0, branch-free so that loops over it vectorise (glibc's exp does not without
-/// -ffast-math, which we must not use). Cody-Waite reduction x = k ln2 + r, |r| <= ln2/2, then a
-/// Taylor polynomial: relative error < 2 ulp for float (degree 7) and double (degree 13).
-/// Inputs below the underflow threshold return exactly 0.
+/// -ffast-math, which we must not use). Cody-Waite reduction x = k ln2 + r, |r| <= ln2/2, a
+/// Taylor polynomial for e^r (relative error < 2 ulp for float at degree 7 and double at degree
+/// 13), then 2^k added to the exponent bits. Inputs below -87 (float) / -708 (double) return
+/// exactly 0: above those bounds the result is a normal number, so the exponent add is exact.
 template <class U>
 DENSEAM_HD inline U exp_nonpositive(U x) noexcept {
     constexpr bool is_float = sizeof(U) == 4;
-    constexpr U lo = is_float ? U(-87.3) : U(-708.3);
+    using I = std::conditional_t<is_float, std::int32_t, std::int64_t>;
+    constexpr U lo = is_float ? U(-87.0) : U(-708.0);
     const bool under = x < lo;
-    x = x < lo ? lo : x;
+    x = under ? lo : x;
     constexpr U log2e = U(1.4426950408889634);
     constexpr U ln2_hi = is_float ? U(0.693145751953125) : U(0.693147180369123816490);
     constexpr U ln2_lo = is_float ? U(1.428606765330187045e-06) : U(1.90821492927058770002e-10);
@@ -68,21 +71,11 @@ DENSEAM_HD inline U exp_nonpositive(U x) noexcept {
         p = p * r + U(1);
         p = p * r + U(1);
     }
-    // Scale by 2^k through the exponent bits (k >= -126 / -1022 after the clamp above; the
-    // result may be subnormal-adjacent but never needs gradual underflow handling beyond that).
-    using I = std::conditional_t<is_float, std::int32_t, std::int64_t>;
     constexpr int mant = is_float ? 23 : 52;
-    constexpr I bias = is_float ? 127 : 1023;
-    I k = static_cast<I>(kf);
-    // Split the scaling in two so that k down to -2*bias+2 stays representable.
-    const I k1 = k / 2;
-    const I k2 = k - k1;
-    U s1, s2;
-    I b1 = (k1 + bias) << mant;
-    I b2 = (k2 + bias) << mant;
-    __builtin_memcpy(&s1, &b1, sizeof(U));
-    __builtin_memcpy(&s2, &b2, sizeof(U));
-    const U res = p * s1 * s2;
+    using UI = std::make_unsigned_t<I>;
+    const UI scale = static_cast<UI>(static_cast<I>(kf)) << mant;
+    const I bits = static_cast<I>(static_cast<UI>(std::bit_cast<I>(p)) + scale);
+    const U res = std::bit_cast<U>(bits);
     return under ? U(0) : res;
 }
 

@@ -124,9 +124,9 @@ const std::vector<kernel_kind> all_kernels = {kernel_kind::lse,
                                               kernel_kind::tricube,
                                               kernel_kind::poly};
 
-// Shapes straddling the engine's tiles (QB = 128 queries, MT = 512, MC = 8192 memories).
+// Shapes straddling the engine's tiles (QB = 512 queries, MT = 256, MC = 8192 memories).
 const std::vector<std::tuple<int, int, int>> shapes = {
-    {1, 1, 1}, {3, 511, 5}, {129, 513, 7}, {128, 512, 3}, {130, 8193, 2}, {17, 1025, 40}};
+    {1, 1, 1}, {3, 255, 5}, {513, 257, 7}, {512, 256, 3}, {130, 8193, 2}, {17, 1025, 40}};
 
 class EnergyOracle : public ::testing::TestWithParam<kernel_kind> {};
 
