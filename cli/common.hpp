@@ -27,6 +27,10 @@ run_fn add_energy(CLI::App& sub);
 run_fn add_retrieve(CLI::App& sub);
 run_fn add_info(CLI::App& sub);
 run_fn add_demo(CLI::App& sub);
+run_fn add_lmin0(CLI::App& sub);
+run_fn add_fig1(CLI::App& sub);
+run_fn add_akem(CLI::App& sub);
+run_fn add_minima(CLI::App& sub);
 
 /// A 2-D float64 or float32 array loaded from a .npy file, with its name for messages.
 struct loaded_matrix {

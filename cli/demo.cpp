@@ -13,7 +13,8 @@ run_fn add_demo(CLI::App& sub) {
     sub.add_option("--out,-o", *out, "Write the results here (JSON)")->capture_default_str();
     sub.footer(
         "Finds the minima of the paper's Fig. 1 energies (1-D pair {-1,+1} under LSR and LSE, "
-        "2-D equilateral triangle under LSR) by exact retrieval from dense start grids, and "
+        "2-D equilateral triangle under LSR) exactly (LSR: the exact enumerator; LSE: exact 1-D "
+        "analysis), and "
         "compares the counts with the paper.\nExample:\n  denseam demo --out fig1.json");
     return [out]() {
         const fig1_result r = run_fig1();

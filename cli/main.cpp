@@ -55,6 +55,15 @@ int main(int argc, char** argv) {
         add_retrieve);
     add("info", "Describe a .npy file: shape, dtype, finiteness", add_info);
     add("demo", "Fig. 1 minima of the paper (1-D pair, 2-D triangle) as JSON", add_demo);
+    add("lmin0",
+        "LMIN0: exact minima counts of random pattern sets over beta (JSON Lines)",
+        add_lmin0);
+    add("fig1", "Fig. 1 landscapes with their true minima (JSON + PNG)", add_fig1);
+    add("akem", "AKEM: true minima of 8 kernels x 7 half-widths in 1-D (JSON + PNG)", add_akem);
+    add("minima",
+        "Every local minimum, exactly (LSR in any d, any kernel in 1-D), or the count-vs-beta "
+        "curve",
+        add_minima);
 
     try {
         app.parse(argc, argv);

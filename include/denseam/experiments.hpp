@@ -1,13 +1,21 @@
 // SPDX-License-Identifier: MIT
 // denseam: the paper's experiments as library functions (the CLI, Python and tests run these).
+// Output fields and their mapping to the reference experiments: docs/experiments.md.
 #pragma once
 
+#include <cstdint>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "denseam/beta.hpp"
+#include "denseam/minima.hpp"
 #include "denseam/minima_search.hpp"
 
 namespace denseam {
+
+// ---- Fig. 1 (paper.md 3.1) -------------------------------------------------------------------
 
 /// One panel of the paper's Fig. 1 (paper.md section 3.1).
 struct fig1_panel {
@@ -15,23 +23,170 @@ struct fig1_panel {
     energy_params params;
     std::int64_t dim = 1;
     std::vector<double> patterns;  ///< (n_patterns x dim)
-    search_result search;          ///< the minima found
-    int paper_minima = 0;          ///< true minimum count stated in paper.md 3.1 / V1 / V3
-    int paper_emergent = 0;        ///< of which emergent (LSR) / away from the patterns (LSE)
+    /// The TRUE minima (exact: find_lsr_minima() for LSR, find_minima_1d() for LSE), in the
+    /// search_result container: n_starts = 0, hits = 0. `stored` means: LSR, the support is one
+    /// pattern; LSE, within 0.1 of a pattern (the reference's "preserved" rule; LSE never has a
+    /// minimum exactly at a pattern). `hessian_min_eigenvalue` is |S|/Z for LSR and E'' for LSE.
+    search_result search;
+    std::vector<double> basin_radius;  ///< LSR: Thm. 2 radius r* per minimum; LSE: empty
+    std::vector<flat_interval> flat;   ///< 1-D: constant-energy intervals (supported region)
+    std::string method;                ///< "exact-lsr" or "exact-1d"
+    int paper_minima = 0;              ///< true minimum count stated in paper.md 3.1 / V1 / V3
+    int paper_emergent = 0;            ///< of which emergent (LSR) / away from the patterns (LSE)
+    /// Landscape (only with fig1_options::landscapes): energies on the paper's grid,
+    /// (grid_y.size() x grid_x.size()) row-major; grid_y is empty in 1-D. `unsupported` is 1
+    /// where no pattern supports the point (LSR: the plateau -(1/beta) log eps).
+    std::vector<double> grid_x, grid_y, energy;
+    std::vector<std::uint8_t> unsupported;
 };
 
 struct fig1_result {
     std::vector<fig1_panel> panels;
 };
 
+/// Options of run_fig1().
+struct fig1_options {
+    bool landscapes = false;  ///< also evaluate the energies on the paper's grids
+    int n_1d = 200;           ///< points on [-2.1, 2.1] (paper: 200)
+    int n_2d = 200;           ///< points per axis on [-3, 3] x [-3.5, 2] (paper: 200 x 200)
+};
+
 /// Fig. 1: the 1-D pair {-1, +1} (LSR at beta 0.4, 0.9, 2.1 with Fig. 1's eps = 1e-6; LSE at
 /// beta 0.4, 1.5, 4.11) and the 2-D equilateral triangle (-1,0), (1,0), (0,-sqrt 3) (LSR at beta
-/// 0.3, 0.6, 1.1, 2.1). Minima are found by retrieval from a dense grid of starts (2001 points on
-/// [-2.1, 2.1]; 201 x 201 on [-3, 3] x [-3.5, 2]) and deduplication (search_minima), so each is
-/// a true minimum, not a grid artefact. Cost: well under a second.
+/// 0.3, 0.6, 1.1, 2.1). The minima are exact: every LSR minimum from the enumerator
+/// (find_lsr_minima), the LSE minima from the exact 1-D analysis (find_minima_1d), so none is a
+/// grid artefact and none is missed. Counts 1,3,2 / 1,2,2 / 1,4,7,3 with 1,1,0 / 1,2,0 / 1,1,4,0
+/// emergent. Cost: milliseconds, plus 40,000 energies per 2-D landscape.
 fig1_result run_fig1(const exec_options& exec = {});
+fig1_result run_fig1(const fig1_options& options, const exec_options& exec = {});
 
 /// The result as a JSON document (field names documented in docs/experiments.md).
 std::string to_json(const fig1_result& r);
+
+// ---- LMIN0: counting every minimum of random pattern sets (paper.md 3.2) -------------------
+
+/// How LMIN0 draws its pattern sets.
+///   reference  the authors' generator (paper.md 2.3): 3M points uniform in [0,1)^d, sorted
+///              lexicographically (with duplicates removed), the first M kept. Biased: the
+///              first coordinate is confined to about [0, 1/3]. Exists to reproduce the paper.
+///   uniform    M points uniform in [0,1)^d.
+/// Both use std::mt19937_64 seeded with `seed` (53-bit doubles from the top bits); JAX's
+/// threefry streams cannot be reproduced, so the sets differ from the paper's draw by draw.
+enum class lmin0_generator { reference, uniform };
+std::string_view to_string(lmin0_generator g) noexcept;  ///< "reference", "uniform"
+/// Parse "reference", "uniform"; throws denseam::invalid_argument naming the choices.
+lmin0_generator parse_lmin0_generator(std::string_view name);
+
+/// M x d pattern set (row-major) drawn by `g`. @throws invalid_argument unless M, d >= 1.
+std::vector<double> generate_patterns(lmin0_generator g,
+                                      std::int64_t n_patterns,
+                                      std::int64_t dim,
+                                      std::uint64_t seed);
+
+/// `n` betas over [beta_min, beta_max] of beta_range() (beta.hpp: 2/d .. 8/r_min^2): linear
+/// (np.linspace, the reference's code) or geometric (np.geomspace, the paper's text); the last
+/// point is beta_max exactly, where the closest pair's supports are tangent (degenerate: see
+/// docs/experiments.md). n = 1 gives beta_min. @throws invalid_argument for n < 1.
+std::vector<double> lmin0_betas(const beta_range_result& range, int n, bool geometric);
+
+/// One LMIN0 result line (one pattern set at one beta), with the reference's field names.
+struct lmin0_row {
+    double beta = 0.0;
+    /// beta_min, beta_max; JSON r_min = range.radius_min (the reference's R_min = half the
+    /// closest distance), r_max = range.radius_max = sqrt(d), min_distance = range.r_min.
+    beta_range_result range;
+    std::int64_t num_old_mems = 0;  ///< stored minima (distinct points, exact)
+    std::int64_t num_new_mems = 0;  ///< emergent minima
+    /// Share of [0,1)^d within R of some pattern: support_coverage() (beta.hpp) with
+    /// num_vol_samples Monte-Carlo samples of a fixed seed, one pass for every beta.
+    double vol_coverage = 0.0;
+    std::int64_t num_vol_samples = 0;
+    std::int64_t n_patterns = 0, dim = 0;  ///< M, d
+    std::uint64_t seed = 0;
+    int nbetas = 0, beta_idx = 0;
+    std::string generator;        ///< "reference", "uniform" or "file"
+    std::string patterns;         ///< the .npy path for "file", else empty
+    std::string grid;             ///< "linear", "geometric" or "list"
+    std::int64_t candidates = 0;  ///< subsets examined by the exact pass (shared by its betas)
+    std::string status;           ///< minima_status of the pass ("complete" unless limited)
+    double seconds = 0.0;         ///< wall time of the pattern set's pass + coverage (shared)
+};
+
+/// Options of run_lmin0().
+struct lmin0_options {
+    /// Betas to evaluate. Empty: the grid lmin0_betas(range, nbetas, geometric) of the set.
+    std::vector<double> betas;
+    int nbetas = 50;
+    bool geometric = false;
+    /// Of the grid, evaluate only these indices (empty: all). Lets a resumed sweep skip betas.
+    std::vector<int> only;
+    std::int64_t vol_samples = 1000000;  ///< 0 skips the coverage (vol_coverage NaN)
+    std::uint64_t vol_seed = 0;          ///< fixed for every beta, like the reference
+    std::int64_t max_candidates = 0;     ///< passed to the enumerator (0 = no limit)
+    minima_progress progress;            ///< progress of the exact pass
+};
+
+/// LMIN0 for one pattern set: the exact stored/emergent counts at every beta from ONE pass
+/// (count_lsr_minima_at) and the coverage of every beta from one nearest-pattern pass
+/// (support_coverage, unit cube). Fills
+/// every field but seed, generator and patterns (the caller knows them).
+/// @throws invalid_argument for bad patterns/options.
+std::vector<lmin0_row> run_lmin0(matrix_view<const double> patterns,
+                                 const lmin0_options& options = {},
+                                 const exec_options& exec = {});
+
+/// One JSON line (no trailing newline) with the reference's field names plus ours.
+std::string to_json(const lmin0_row& row);
+
+// ---- AKEM: emergence for every kernel in 1-D (paper.md 3.4) -------------------------------
+
+/// One AKEM panel: two patterns at -1, +1 under one kernel at half-width h.
+struct akem_panel {
+    kernel_kind kernel = kernel_kind::lsr;
+    double h = 0.0;
+    energy_params params;           ///< beta = 2/h^2 (compact kernels, R = h) or 1/h^2 (lse)
+    minima_1d_result minima;        ///< the true strict minima and the flat intervals
+    std::int64_t near_pattern = 0;  ///< strict minima within novelty_threshold of a pattern
+    std::int64_t emergent = 0;      ///< strict minima farther than that (minimum_1d::novel)
+    std::int64_t flat_minima = 0;   ///< flat intervals that are (non-strict) minima
+    double flat_length = 0.0;       ///< total length of all flat intervals
+    /// Paper Def. 2 in this panel: every pattern keeps a strict minimum within
+    /// novelty_threshold of it AND there is an emergent one (a single minimum left after the
+    /// bumps merge is not emergence).
+    bool global_emergence = false;
+    std::vector<double> energy;  ///< on akem_result::grid (+inf where unsupported)
+};
+
+struct akem_options {
+    /// Paper order: Gaussian, Triangle, Uniform, Triweight, Quartic, Tricube, Cosine,
+    /// Epanechnikov.
+    std::vector<kernel_kind> kernels = {kernel_kind::lse,
+                                        kernel_kind::triangle,
+                                        kernel_kind::tophat,
+                                        kernel_kind::triweight,
+                                        kernel_kind::quartic,
+                                        kernel_kind::tricube,
+                                        kernel_kind::cosine,
+                                        kernel_kind::lsr};
+    std::vector<double> widths = {0.2, 0.5, 1.5, 1.9, 2.0, 2.3, 3.0};
+    double novelty_threshold = 0.1;
+    int grid_points = 1000;  ///< landscape on [-2, 2] (0: none)
+};
+
+struct akem_result {
+    std::vector<double> centers = {-1.0, 1.0};
+    std::vector<double> grid;        ///< landscape abscissae
+    std::vector<akem_panel> panels;  ///< kernel-major: panels[k * widths + w]
+    std::int64_t n_kernels = 0, n_widths = 0;
+};
+
+/// AKEM: exact minima (find_minima_1d) of every kernel x half-width. Cost: milliseconds.
+akem_result run_akem(const akem_options& options = {}, const exec_options& exec = {});
+
+/// The paper's name of a kernel in the AKEM figure ("Gaussian", "Epanechnikov", ...).
+std::string_view akem_kernel_name(kernel_kind k) noexcept;
+
+/// The result as a JSON document (docs/experiments.md).
+std::string to_json(const akem_result& r);
 
 }  // namespace denseam

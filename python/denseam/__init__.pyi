@@ -9,6 +9,10 @@ from ._denseam import energy_and_grad as energy_and_grad
 from ._denseam import grad as grad
 from ._denseam import kernel_names as kernel_names
 from ._denseam import retrieve as retrieve
+from ._denseam import find_minima as find_minima
+from ._denseam import beta_range as beta_range
+from ._denseam import choose_beta as choose_beta
+from ._denseam import emergence_window as emergence_window
 
 KERNELS: tuple[str, ...]
 

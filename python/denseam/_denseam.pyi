@@ -108,3 +108,21 @@ class Memory:
         noise: _Schedule = ..., noise_end: float | None = ...,
         beta_schedule: _Schedule | None = ..., seed: int = ..., n_threads: int = ...
     ) -> RetrievalResult: ...
+
+# ---- minima and beta tools (minima_bindings.cpp) ------------------------------------------------
+import types
+
+def find_minima(
+    patterns: npt.ArrayLike,
+    *,
+    beta: float,
+    eps: float = 0.0,
+    strategy: str = "auto",
+    novelty_threshold: float = 0.1,
+    max_candidates: int = 0,
+    basin_radius: bool = True,
+    n_threads: int = 0,
+) -> types.SimpleNamespace: ...
+def beta_range(patterns: npt.ArrayLike) -> types.SimpleNamespace: ...
+def emergence_window(patterns: npt.ArrayLike) -> types.SimpleNamespace: ...
+def choose_beta(patterns: npt.ArrayLike, target_k: float) -> types.SimpleNamespace: ...

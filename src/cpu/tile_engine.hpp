@@ -69,7 +69,11 @@ void energy_tiles(matrix_view<const T> mem,
                   std::span<T> out_e,
                   matrix_view<T> out_g,
                   std::span<energy_status> out_st,
-                  const exec_options& exec) {
+                  const exec_options& exec_in) {
+    // Small calls run on one thread: waking a second one costs more than the work (and on a busy
+    // machine it can cost milliseconds). Safe because results never depend on the thread count.
+    exec_options exec = exec_in;
+    if (mem.rows * qry.rows * mem.cols < (std::int64_t(1) << 21)) exec.n_threads = 1;
     constexpr std::int64_t QB = tile_sizes::query_block;
     constexpr std::int64_t MT = tile_sizes::memory_tile;
     constexpr std::int64_t MC = tile_sizes::memory_chunk;

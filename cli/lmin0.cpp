@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: MIT
+// `denseam lmin0`: the LMIN0 experiment (paper.md 3.2) as JSON Lines, resumable.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+#include "common.hpp"
+#include "denseam/experiments.hpp"
+#include "plots.hpp"
+
+namespace denseam::cli {
+
+namespace {
+
+struct lmin0_cli {
+    std::vector<std::int64_t> ms = {25}, ds = {32};
+    std::vector<std::uint64_t> seeds = {0, 42, 88};
+    int nbetas = 50;
+    std::string generator = "reference";
+    std::string patterns;
+    std::vector<double> betas;
+    bool geometric = false;
+    std::int64_t vol_samples = 1000000;
+    std::uint64_t vol_seed = 0;
+    std::int64_t max_candidates = 0;
+    std::string out = "lmin0.jsonl";
+    std::string plot;
+    bool progress = false, no_progress = false, fresh = false;
+    int threads = 0;
+};
+
+// A configuration already in the output file: (generator, patterns, M, d, seed, beta).
+using config_key =
+    std::tuple<std::string, std::string, std::int64_t, std::int64_t, std::uint64_t, double>;
+
+// Read the configurations present in `path`. A trailing partial line (a run killed while
+// writing) is cut off so that appended lines start on a line of their own.
+std::set<config_key> existing_configs(const std::string& path) {
+    std::set<config_key> keys;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return keys;
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::string text = ss.str();
+    in.close();
+    std::size_t complete = text.rfind('\n');
+    complete = complete == std::string::npos ? 0 : complete + 1;
+    if (complete < text.size()) {
+        std::cerr << "denseam: note: dropping an incomplete last line of " << path << "\n";
+        std::filesystem::resize_file(path, complete);
+    }
+    std::size_t pos = 0;
+    std::int64_t line_no = 0;
+    while (pos < complete) {
+        const std::size_t nl = text.find('\n', pos);
+        const std::string line = text.substr(pos, nl - pos);
+        pos = nl + 1;
+        ++line_no;
+        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+        try {
+            const auto j = nlohmann::json::parse(line);
+            keys.emplace(j.value("generator", std::string("reference")),
+                         j.value("patterns", std::string()),
+                         j.at("M").get<std::int64_t>(),
+                         j.at("d").get<std::int64_t>(),
+                         j.at("seed").get<std::uint64_t>(),
+                         j.at("beta").get<double>());
+        } catch (const std::exception& e) {
+            throw invalid_argument("--out '" + path + "' line " + std::to_string(line_no) +
+                                   " is not an LMIN0 result line (" + e.what() +
+                                   "); use another file or --fresh");
+        }
+    }
+    return keys;
+}
+
+// Append whole lines with one write(2) on an O_APPEND descriptor.
+void append_lines(const std::string& path, const std::string& text) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) throw backend_error("cannot open '" + path + "' for appending");
+    std::size_t done = 0;
+    while (done < text.size()) {
+        const ssize_t w = ::write(fd, text.data() + done, text.size() - done);
+        if (w <= 0) {
+            ::close(fd);
+            throw backend_error("cannot write to '" + path + "'");
+        }
+        done += static_cast<std::size_t>(w);
+    }
+    if (::close(fd) != 0) throw backend_error("cannot write to '" + path + "'");
+}
+
+// In-place progress bar on stderr.
+class progress_bar {
+  public:
+    progress_bar(bool on, std::int64_t total) : on_(on), total_(total), t0_(clock::now()) {}
+    void update(double done, const std::string& what, bool force = false) {
+        if (!on_) return;
+        const auto now = clock::now();
+        if (!force && now - last_ < std::chrono::milliseconds(100)) return;
+        last_ = now;
+        const double f = total_ > 0 ? std::min(1.0, done / static_cast<double>(total_)) : 1.0;
+        const int width = 30, fill = static_cast<int>(f * width);
+        const double secs = std::chrono::duration<double>(now - t0_).count();
+        std::fprintf(stderr,
+                     "\r[%s%s] %5.1f%% %lld/%lld configs %6.1fs  %-32s",
+                     std::string(static_cast<std::size_t>(fill), '#').c_str(),
+                     std::string(static_cast<std::size_t>(width - fill), '.').c_str(),
+                     100.0 * f,
+                     static_cast<long long>(done),
+                     static_cast<long long>(total_),
+                     secs,
+                     what.c_str());
+        std::fflush(stderr);
+    }
+    void finish() {
+        if (on_) std::fputs("\n", stderr);
+    }
+
+  private:
+    using clock = std::chrono::steady_clock;
+    bool on_;
+    std::int64_t total_;
+    clock::time_point t0_, last_{};
+};
+
+struct pattern_job {
+    std::string generator, patterns_path, label;
+    std::int64_t m = 0, d = 0;
+    std::uint64_t seed = 0;
+    std::vector<double> x;
+    std::vector<double> betas;  // the full grid
+    std::string grid;
+    std::vector<int> missing;
+};
+
+int run(const lmin0_cli& o) {
+    if (o.nbetas < 1) throw invalid_argument("--nbetas must be >= 1");
+    if (o.vol_samples < 0) throw invalid_argument("--vol-samples must be >= 0");
+    for (auto m : o.ms)
+        if (m < 2)
+            throw invalid_argument("--M values must be >= 2 (got " + std::to_string(m) + ")");
+    for (auto d : o.ds)
+        if (d < 1)
+            throw invalid_argument("--d values must be >= 1 (got " + std::to_string(d) + ")");
+    for (double b : o.betas)
+        if (!(std::isfinite(b) && b > 0)) throw invalid_argument("--betas must be finite and > 0");
+    const auto t_start = std::chrono::steady_clock::now();
+
+    if (o.fresh) std::filesystem::remove(o.out);
+    const std::set<config_key> have = existing_configs(o.out);
+
+    // Every pattern set and the betas of it still missing from the output.
+    std::vector<pattern_job> jobs;
+    const auto plan = [&](pattern_job j) {
+        const auto view = make_matrix_view<const double>(j.x.data(), j.m, j.d);
+        if (o.betas.empty()) {
+            j.betas = lmin0_betas(beta_range(view), o.nbetas, o.geometric);
+            j.grid = o.geometric ? "geometric" : "linear";
+        } else {
+            (void)beta_range(view);  // validates: two distinct patterns
+            j.betas = o.betas;
+            j.grid = "list";
+        }
+        for (std::size_t i = 0; i < j.betas.size(); ++i)
+            if (!have.count({j.generator, j.patterns_path, j.m, j.d, j.seed, j.betas[i]}))
+                j.missing.push_back(static_cast<int>(i));
+        jobs.push_back(std::move(j));
+    };
+    if (!o.patterns.empty()) {
+        const loaded_matrix lm = load_matrix(o.patterns, "patterns");
+        pattern_job j;
+        j.generator = "file";
+        j.patterns_path = o.patterns;
+        j.m = lm.rows();
+        j.d = lm.cols();
+        j.x = as_f64(lm);
+        j.label = "M=" + std::to_string(j.m) + " d=" + std::to_string(j.d) + " " + o.patterns;
+        plan(std::move(j));
+    } else {
+        const lmin0_generator g = parse_lmin0_generator(o.generator);
+        for (auto m : o.ms)
+            for (auto d : o.ds)
+                for (auto seed : o.seeds) {
+                    pattern_job j;
+                    j.generator = std::string(to_string(g));
+                    j.m = m;
+                    j.d = d;
+                    j.seed = seed;
+                    j.x = generate_patterns(g, m, d, seed);
+                    j.label = "M=" + std::to_string(m) + " d=" + std::to_string(d) +
+                              " seed=" + std::to_string(seed);
+                    plan(std::move(j));
+                }
+    }
+    std::int64_t total = 0, skipped = 0;
+    for (const auto& j : jobs) {
+        total += static_cast<std::int64_t>(j.missing.size());
+        skipped += static_cast<std::int64_t>(j.betas.size() - j.missing.size());
+    }
+    const bool show = !o.no_progress && (o.progress || isatty(STDERR_FILENO));
+    progress_bar bar(show, total);
+    exec_options ex;
+    ex.n_threads = o.threads;
+    std::int64_t done = 0, written = 0;
+    std::printf("%-28s %6s %10s %12s %10s %9s %8s\n",
+                "pattern set",
+                "betas",
+                "peak new",
+                "at beta",
+                "stored",
+                "coverage",
+                "seconds");
+    for (const auto& j : jobs) {
+        if (j.missing.empty()) continue;
+        lmin0_options lo;
+        lo.betas = j.betas;
+        lo.only = j.missing;
+        lo.vol_samples = o.vol_samples;
+        lo.vol_seed = o.vol_seed;
+        lo.max_candidates = o.max_candidates;
+        const double n_here = static_cast<double>(j.missing.size());
+        lo.progress = [&, n_here](std::int64_t k, std::int64_t n) {
+            bar.update(static_cast<double>(done) + (n > 0 ? 0.95 * n_here * k / n : 0.0), j.label);
+        };
+        bar.update(static_cast<double>(done), j.label, true);
+        std::vector<lmin0_row> rows =
+            run_lmin0(make_matrix_view<const double>(j.x.data(), j.m, j.d), lo, ex);
+        std::string text;
+        const lmin0_row* peak = &rows.front();
+        for (auto& r : rows) {
+            r.generator = j.generator;
+            r.patterns = j.patterns_path;
+            r.seed = j.seed;
+            r.grid = j.grid;
+            text += to_json(r) + "\n";
+            if (r.num_new_mems > peak->num_new_mems) peak = &r;
+        }
+        append_lines(o.out, text);
+        done += static_cast<std::int64_t>(rows.size());
+        written += static_cast<std::int64_t>(rows.size());
+        bar.update(static_cast<double>(done), j.label, true);
+        if (show) std::fputs("\r\033[K", stderr);
+        std::printf("%-28s %6zu %10lld %12.6g %6lld/%-3lld %9.4f %8.2f%s\n",
+                    j.label.c_str(),
+                    rows.size(),
+                    static_cast<long long>(peak->num_new_mems),
+                    peak->beta,
+                    static_cast<long long>(peak->num_old_mems),
+                    static_cast<long long>(j.m),
+                    peak->vol_coverage,
+                    rows.front().seconds,
+                    rows.front().status == "complete" ? "" : ("  " + rows.front().status).c_str());
+        std::fflush(stdout);
+    }
+    bar.finish();
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+    std::printf("%lld configurations written, %lld already in %s (skipped), %.2f s\n",
+                static_cast<long long>(written),
+                static_cast<long long>(skipped),
+                o.out.c_str(),
+                secs);
+    if (!o.plot.empty()) run_plot_script({"lmin0", o.out, o.plot});
+    return exit_ok;
+}
+
+}  // namespace
+
+run_fn add_lmin0(CLI::App& sub) {
+    auto o = std::make_shared<lmin0_cli>();
+    auto* pm = sub.add_option("--M", o->ms, "Numbers of patterns (comma list)")
+                   ->delimiter(',')
+                   ->capture_default_str();
+    auto* pd = sub.add_option("--d", o->ds, "Dimensions (comma list)")
+                   ->delimiter(',')
+                   ->capture_default_str();
+    auto* ps = sub.add_option("--seeds", o->seeds, "Seeds of the generator (comma list)")
+                   ->delimiter(',')
+                   ->capture_default_str();
+    auto* pg = sub.add_option("--generator",
+                              o->generator,
+                              "reference (the authors' biased draw, paper.md 2.3) or uniform")
+                   ->capture_default_str();
+    sub.add_option("--patterns", o->patterns, "Use this (M x d) .npy pattern set instead")
+        ->excludes(pm)
+        ->excludes(pd)
+        ->excludes(ps)
+        ->excludes(pg);
+    auto* pn = sub.add_option("--nbetas", o->nbetas, "Betas on the grid [2/d, 8/r_min^2]")
+                   ->capture_default_str();
+    sub.add_option("--betas", o->betas, "Explicit betas (comma list) instead of the grid")
+        ->delimiter(',')
+        ->excludes(pn);
+    sub.add_flag("--geometric", o->geometric, "Geometric grid (np.geomspace) instead of linear");
+    sub.add_option(
+           "--vol-samples", o->vol_samples, "Uniform samples of [0,1)^d for vol_coverage (0: skip)")
+        ->capture_default_str();
+    sub.add_option("--vol-seed", o->vol_seed, "Seed of the coverage samples (fixed for all betas)")
+        ->capture_default_str();
+    sub.add_option("--max-candidates",
+                   o->max_candidates,
+                   "Stop each exact pass after this many candidate subsets (0: no limit)")
+        ->capture_default_str();
+    sub.add_option(
+           "--out,-o", o->out, "JSON Lines output; configurations already in it are skipped")
+        ->capture_default_str();
+    sub.add_flag("--fresh", o->fresh, "Delete --out first instead of resuming");
+    sub.add_option("--plot", o->plot, "Also draw the Fig. 3-left style figure to this PNG");
+    sub.add_flag(
+        "--progress", o->progress, "Progress bar on stderr even when it is not a terminal");
+    sub.add_flag("--no-progress", o->no_progress, "No progress bar");
+    sub.add_option("--threads", o->threads, "OpenMP threads (0: default)")->capture_default_str();
+    sub.footer(
+        "One JSON line per (pattern set, beta) with the reference's fields (beta, beta_min, "
+        "beta_max, r_min, r_max, num_old_mems, num_new_mems, num_mems, vol_coverage, "
+        "num_vol_samples, nbetas, beta_idx, M, d, seed) plus generator, grid, candidates, "
+        "status, seconds. Counts are exact (distinct points, strict support rule), from one "
+        "pass over all subsets per pattern set. See docs/experiments.md.\nExample (the paper's "
+        "sweep):\n  denseam lmin0 --M 5,15,25 --d 8,32 --seeds 0,42,88 --out lmin0.jsonl");
+    return [o]() { return run(*o); };
+}
+
+}  // namespace denseam::cli

@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: MIT
+// `denseam minima`: every local minimum of an energy, exactly (LSR in any dimension, any
+// kernel in 1-D), or the exact count-versus-beta curve of the LSR energy.
+#include "denseam/minima.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include "common.hpp"
+
+namespace denseam::cli {
+
+namespace {
+
+volatile std::sig_atomic_t g_sigint = 0;
+extern "C" void on_sigint(int) {
+    g_sigint = 1;
+}
+
+struct minima_cli {
+    std::string memories, out, supports, strategy = "auto";
+    energy_cli_options energy;
+    std::int64_t max_candidates = 0;
+    double novelty = minima_options{}.novelty_threshold;
+    bool curve = false, progress = false, no_basin = false;
+    int threads = 0;
+};
+
+// An in-place progress bar on stderr.
+class progress_bar {
+  public:
+    explicit progress_bar(bool enabled) : enabled_(enabled) {}
+    void update(std::int64_t done, std::int64_t total) {
+        if (!enabled_ || total <= 0) return;
+        const double f = std::min(1.0, static_cast<double>(done) / static_cast<double>(total));
+        const int width = 30, fill = static_cast<int>(f * width);
+        std::fprintf(stderr,
+                     "\r[%.*s%*s] %5.1f%% (%lld/%lld)",
+                     fill,
+                     "##############################",
+                     width - fill,
+                     "",
+                     100.0 * f,
+                     static_cast<long long>(done),
+                     static_cast<long long>(total));
+        std::fflush(stderr);
+        shown_ = true;
+    }
+    void finish() {
+        if (shown_) std::fprintf(stderr, "\r%*s\r", 70, "");
+        shown_ = false;
+    }
+
+  private:
+    bool enabled_;
+    bool shown_ = false;
+};
+
+nlohmann::json lsr_at_beta(const minima_cli& o,
+                           const loaded_matrix& mem,
+                           const std::vector<double>& x,
+                           const energy_params& p,
+                           const minima_options& mo,
+                           const exec_options& ex) {
+    const std::int64_t d = mem.cols();
+    const auto r = find_lsr_minima(
+        make_matrix_view<const double>(x.data(), mem.rows(), d), p.beta, p.eps, mo, ex);
+    std::vector<std::string> written;
+    try {
+        if (!o.out.empty()) {
+            std::vector<double> pos;
+            pos.reserve(r.minima.size() * static_cast<std::size_t>(d));
+            for (const auto& m : r.minima)
+                pos.insert(pos.end(), m.position.begin(), m.position.end());
+            const std::int64_t shape[] = {static_cast<std::int64_t>(r.minima.size()), d};
+            write_npy(o.out, std::span<const double>(pos), shape);
+            written.push_back(o.out);
+        }
+        if (!o.supports.empty()) {
+            nlohmann::json offsets = nlohmann::json::array({0}), indices = nlohmann::json::array(),
+                           energy = nlohmann::json::array(), hess = nlohmann::json::array(),
+                           basin = nlohmann::json::array(), nearest = nlohmann::json::array(),
+                           nearest_d = nlohmann::json::array(), stored = nlohmann::json::array(),
+                           novel = nlohmann::json::array();
+            std::int64_t total = 0;
+            for (const auto& m : r.minima) {
+                for (auto s : m.support) indices.push_back(s);
+                total += static_cast<std::int64_t>(m.support.size());
+                offsets.push_back(total);
+                energy.push_back(m.energy);
+                hess.push_back(m.hessian_scale);
+                basin.push_back(std::isfinite(m.basin_radius) ? nlohmann::json(m.basin_radius)
+                                                              : nlohmann::json(nullptr));
+                nearest.push_back(m.nearest);
+                nearest_d.push_back(m.nearest_distance);
+                stored.push_back(m.stored);
+                novel.push_back(m.novel);
+            }
+            const nlohmann::json js = {{"offsets", offsets},
+                                       {"indices", indices},
+                                       {"energy", energy},
+                                       {"hessian_scale", hess},
+                                       {"basin_radius", basin},
+                                       {"nearest", nearest},
+                                       {"nearest_distance", nearest_d},
+                                       {"stored", stored},
+                                       {"novel", novel}};
+            write_file_atomic(o.supports, js.dump() + "\n");
+            written.push_back(o.supports);
+        }
+    } catch (...) {
+        for (const auto& f : written) std::remove(f.c_str());
+        throw;
+    }
+    nlohmann::json j = {{"kernel", "lsr"},
+                        {"beta", p.beta},
+                        {"eps", p.eps},
+                        {"n_memories", mem.rows()},
+                        {"dim", d},
+                        {"stored", r.stored},
+                        {"emergent", r.emergent},
+                        {"total", r.stored + r.emergent},
+                        {"novel", r.novel},
+                        {"novelty_threshold", o.novelty},
+                        {"candidates", r.candidates},
+                        {"status", std::string(to_string(r.status))},
+                        {"strategy", r.strategy_used},
+                        {"exact", true},
+                        {"seconds", r.seconds}};
+    if (!o.out.empty()) j["out"] = o.out;
+    if (!o.supports.empty()) j["supports"] = o.supports;
+    return j;
+}
+
+nlohmann::json any_kernel_1d(const minima_cli& o,
+                             const loaded_matrix& mem,
+                             const std::vector<double>& x,
+                             const energy_params& p) {
+    minima_1d_options mo;
+    mo.novelty_threshold = o.novelty;
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto r = find_minima_1d(x, p, mo);
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!o.out.empty()) {
+        std::vector<double> pos;
+        for (const auto& m : r.minima) pos.push_back(m.position);
+        const std::int64_t shape[] = {static_cast<std::int64_t>(pos.size()), 1};
+        write_npy(o.out, std::span<const double>(pos), shape);
+    }
+    nlohmann::json flat = nlohmann::json::array(), minima = nlohmann::json::array();
+    for (const auto& m : r.minima)
+        minima.push_back({{"position", m.position},
+                          {"energy", m.energy},
+                          {"stored", m.stored},
+                          {"novel", m.novel},
+                          {"nearest", m.nearest},
+                          {"nearest_distance", m.nearest_distance}});
+    for (const auto& f : r.flat)
+        flat.push_back(
+            {{"lo", f.lo}, {"hi", f.hi}, {"energy", f.energy}, {"is_minimum", f.is_minimum}});
+    nlohmann::json j = {{"kernel", std::string(to_string(p.kernel))},
+                        {"beta", p.beta},
+                        {"eps", p.eps},
+                        {"n_memories", mem.rows()},
+                        {"dim", 1},
+                        {"stored", r.stored},
+                        {"emergent", r.emergent},
+                        {"total", r.stored + r.emergent},
+                        {"novel", r.novel},
+                        {"novelty_threshold", o.novelty},
+                        {"candidates", static_cast<std::int64_t>(r.minima.size())},
+                        {"status", "complete"},
+                        {"strategy", "1d"},
+                        {"exact", true},
+                        {"minima", minima},
+                        {"flat", flat},
+                        {"seconds", secs}};
+    if (!o.out.empty()) j["out"] = o.out;
+    return j;
+}
+
+}  // namespace
+
+run_fn add_minima(CLI::App& sub) {
+    auto o = std::make_shared<minima_cli>();
+    sub.add_option("--memories,-m", o->memories, "Stored patterns, .npy (M x d)")->required();
+    o->energy.add_to(sub);
+    // --beta is required by the shared energy options; --curve does not need it.
+    CLI::Option* beta_opt = sub.get_option_no_throw("--beta");
+    if (beta_opt) beta_opt->required(false);
+    sub.add_option("--out,-o", o->out, "Minima positions, .npy float64 (n_minima x d)");
+    sub.add_option("--supports",
+                   o->supports,
+                   "Per-minimum details as JSON: support sets in CSR form {offsets, indices} "
+                   "and arrays energy, hessian_scale, basin_radius, nearest, nearest_distance, "
+                   "stored, novel (same order as --out)");
+    sub.add_flag("--curve",
+                 o->curve,
+                 "LSR: the exact count-versus-beta curve (every breakpoint, stored and emergent "
+                 "counts per interval) from one pass over all 2^M subsets (M <= ~30); --beta "
+                 "is then optional");
+    sub.add_option("--max-candidates",
+                   o->max_candidates,
+                   "Stop after this many candidate supports (0: no limit); partial results "
+                   "are flagged status=candidate_limit")
+        ->capture_default_str();
+    sub.add_option("--strategy",
+                   o->strategy,
+                   "LSR enumeration: auto, gray (all 2^M subsets, M <= 62) or clique "
+                   "(cliques of the interaction graph)")
+        ->capture_default_str();
+    sub.add_option("--novelty",
+                   o->novelty,
+                   "Emergent minima at least this far from every pattern are 'novel'")
+        ->capture_default_str();
+    sub.add_flag("--no-basin", o->no_basin, "Skip the Thm. 2 basin radii (O(M d) per minimum)");
+    sub.add_flag(
+        "--progress", o->progress, "Progress bar on stderr even when it is not a terminal");
+    sub.add_option("--threads", o->threads, "OpenMP threads (0: all cores)")->capture_default_str();
+    sub.footer(
+        "Exact: LSR minima in any dimension (a point is a minimum iff it is the mean of its "
+        "strict support set; a pattern at distance exactly R = sqrt(2/beta) is outside the "
+        "support), or any kernel in 1-D. Prints one JSON object on stdout; Ctrl-C stops "
+        "cleanly with status=interrupted. Exit codes: 0 ok, 1 runtime error, 2 bad input.\n"
+        "Examples:\n"
+        "  denseam minima --memories X.npy --beta 15 --out minima.npy --supports minima.json\n"
+        "  denseam minima --memories X.npy --curve");
+    return [o, beta_opt]() {
+        const loaded_matrix mem = load_matrix(o->memories, "memories");
+        const std::vector<double> x = as_f64(mem);
+        const bool have_beta = beta_opt != nullptr && beta_opt->count() > 0;
+        if (!o->curve && !have_beta) throw invalid_argument("--beta is required (unless --curve)");
+        energy_cli_options eo = o->energy;
+        if (!have_beta) eo.beta = 1.0;  // validated placeholder; the curve covers every beta
+        const energy_params p = eo.to_params();
+        if (!std::isfinite(o->novelty) || o->novelty < 0.0)
+            throw invalid_argument("--novelty must be finite and >= 0");
+
+        if (p.kernel != kernel_kind::lsr) {
+            if (mem.cols() != 1)
+                throw invalid_argument("exact minima for kernel '" +
+                                       std::string(to_string(p.kernel)) +
+                                       "' exist only in 1-D (memories '" + mem.path +
+                                       "' have d = " + std::to_string(mem.cols()) +
+                                       "); the LSR kernel is exact in any dimension");
+            if (o->curve) throw invalid_argument("--curve is for the lsr kernel");
+            print_json(any_kernel_1d(*o, mem, x, p));
+            return exit_ok;
+        }
+
+        const bool show = o->progress || isatty(STDERR_FILENO);
+        progress_bar bar(show);
+        minima_options mo;
+        mo.strategy = parse_minima_strategy(o->strategy);
+        mo.novelty_threshold = o->novelty;
+        mo.max_candidates = o->max_candidates;
+        mo.basin_radius = !o->no_basin;
+        mo.progress = [&bar](std::int64_t done, std::int64_t total) { bar.update(done, total); };
+        exec_options ex;
+        ex.n_threads = o->threads;
+        g_sigint = 0;
+        ex.interrupt = [] { return g_sigint != 0; };
+        auto previous = std::signal(SIGINT, on_sigint);
+        struct restore {
+            void (*handler)(int);
+            ~restore() { std::signal(SIGINT, handler); }
+        } restore_sigint{previous == SIG_ERR ? SIG_DFL : previous};
+
+        nlohmann::json j;
+        try {
+            if (o->curve) {
+                const auto c = lsr_minima_curve(
+                    make_matrix_view<const double>(x.data(), mem.rows(), mem.cols()), mo, ex);
+                bar.finish();
+                if (have_beta) {
+                    j = lsr_at_beta(*o, mem, x, p, mo, ex);
+                    bar.finish();
+                } else {
+                    j = {{"kernel", "lsr"}, {"n_memories", mem.rows()}, {"dim", mem.cols()}};
+                }
+                j["curve"] = {{"breakpoints", c.breakpoints},
+                              {"stored", c.stored},
+                              {"emergent", c.emergent},
+                              {"candidates", c.candidates},
+                              {"status", std::string(to_string(c.status))},
+                              {"strategy", "gray"},
+                              {"seconds", c.seconds},
+                              {"note",
+                               "interval i is (breakpoints[i-1], breakpoints[i]) in beta, "
+                               "with breakpoints[-1] = 0 and breakpoints[K] = +inf"}};
+                if (!have_beta) {
+                    j["candidates"] = c.candidates;
+                    j["status"] = std::string(to_string(c.status));
+                    j["strategy"] = "gray";
+                    j["seconds"] = c.seconds;
+                }
+            } else {
+                j = lsr_at_beta(*o, mem, x, p, mo, ex);
+                bar.finish();
+            }
+        } catch (...) {
+            bar.finish();
+            throw;
+        }
+        print_json(j);
+        return exit_ok;
+    };
+}
+
+}  // namespace denseam::cli
