@@ -54,7 +54,9 @@ struct search_result {
 /// Local minima of E(x) = -Q[eps + sum F(beta S(x, xi))] found by retrieval from many starts,
 /// deduplication and a strict-minimum check (LSR: exact active-set test, which every converged
 /// LSR fixed point satisfies; other kernels: positive-definite finite-difference Hessian).
-/// A search can miss minima whose basins contain no start; the exact LSR enumerator does not.
+/// A search can miss minima whose basins contain no start, and it does not report degenerate
+/// minima whose Hessian is singular (e.g. tricube at an isolated pattern, where E - E* grows like
+/// |x - xi|^3); the exact LSR enumerator (minima.hpp) and the exact 1-D analysis miss nothing.
 /// @param[in] patterns (n_patterns x dim)
 /// @throws denseam::invalid_argument for bad input or options.
 search_result search_minima(matrix_view<const double> patterns,
