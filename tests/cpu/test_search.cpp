@@ -85,7 +85,9 @@ TEST(SearchMinima, OtherKernelsAgreeWithExact1d) {
             for (const auto& e : exact.minima) degenerate += k == kernel_kind::tricube && e.stored;
             EXPECT_GE(found.minima.size() + degenerate, exact.minima.size())
                 << to_string(k) << " beta " << beta;
-            if (k != kernel_kind::tricube) EXPECT_EQ(found.minima.size(), exact.minima.size());
+            if (k != kernel_kind::tricube) {
+                EXPECT_EQ(found.minima.size(), exact.minima.size());
+            }
         }
     }
 }
