@@ -23,6 +23,22 @@ loaded_matrix load_matrix(const std::string& path, const std::string& what) {
     return m;
 }
 
+loaded_pair load_memories_queries(const std::string& memories_path,
+                                  const std::string& queries_path,
+                                  const std::string& dtype) {
+    if (dtype != "auto" && dtype != "float32" && dtype != "float64")
+        throw invalid_argument("unknown --dtype '" + dtype + "' (auto, float32, float64)");
+    loaded_pair p{load_matrix(memories_path, "memories"), load_matrix(queries_path, "queries")};
+    if (p.memories.cols() != p.queries.cols())
+        throw invalid_argument("queries '" + queries_path + "' have dimension " +
+                               std::to_string(p.queries.cols()) + " but memories '" +
+                               memories_path + "' have dimension " +
+                               std::to_string(p.memories.cols()));
+    p.float32 = dtype == "float32" ||
+                (dtype == "auto" && p.memories.array.is_float32 && p.queries.array.is_float32);
+    return p;
+}
+
 std::vector<double> as_f64(const loaded_matrix& m) {
     return m.array.to_f64();
 }

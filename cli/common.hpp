@@ -43,6 +43,17 @@ struct loaded_matrix {
 /// Read `path` and require a 2-D array; `what` ("memories", "queries") names it in errors.
 loaded_matrix load_matrix(const std::string& path, const std::string& what);
 
+/// Memories and queries for a computation: both loaded and checked (2-D, finite, non-empty
+/// memories, equal dimensions), and the precision chosen from `dtype` ("auto": float32 when both
+/// files are float32; "float32"; "float64").
+struct loaded_pair {
+    loaded_matrix memories, queries;
+    bool float32 = false;
+};
+loaded_pair load_memories_queries(const std::string& memories_path,
+                                  const std::string& queries_path,
+                                  const std::string& dtype);
+
 /// Convert `m` to double precision (copy) or to float, as the computation needs.
 std::vector<double> as_f64(const loaded_matrix& m);
 std::vector<float> as_f32(const loaded_matrix& m);

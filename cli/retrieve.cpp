@@ -155,16 +155,10 @@ run_fn add_retrieve(CLI::App& sub) {
     return [o]() {
         (void)o->energy.to_params();  // validate before reading large files
         (void)parse_method(o->method);
-        auto mem = load_matrix(o->memories, "memories");
-        auto qry = load_matrix(o->queries, "queries");
-        if (mem.cols() != qry.cols())
-            throw invalid_argument("queries '" + o->queries + "' have dimension " +
-                                   std::to_string(qry.cols()) + " but memories '" + o->memories +
-                                   "' have dimension " + std::to_string(mem.cols()));
-        if (o->dtype != "auto" && o->dtype != "float32" && o->dtype != "float64")
-            throw invalid_argument("unknown --dtype '" + o->dtype + "' (auto, float32, float64)");
-        const bool f32 = o->dtype == "float32" ||
-                         (o->dtype == "auto" && mem.array.is_float32 && qry.array.is_float32);
+        const auto in = load_memories_queries(o->memories, o->queries, o->dtype);
+        const auto& mem = in.memories;
+        const auto& qry = in.queries;
+        const bool f32 = in.float32;
         print_json(f32 ? run_retrieve<float>(*o, mem, qry) : run_retrieve<double>(*o, mem, qry));
         return exit_ok;
     };
