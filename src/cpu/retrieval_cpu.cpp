@@ -4,6 +4,7 @@
 #include "cpu/retrieval_cpu.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <numbers>
@@ -212,6 +213,188 @@ retrieve_result<T> mean_shift(matrix_view<const T> mem,
     return res;
 }
 
+// Gradient descent for small memory sets (M * dim <= small_descent_limit): no engine call (and
+// no GEMM) per step. Queries descend in blocks of `lanes`, in double, vectorised across the
+// block (memory sets of a few dozen patterns are too small to vectorise over); a query that
+// stops is frozen while the others go on. Same update, stopping rule and statuses as the tiled
+// path; the kernel math comes from the same policies and assemble_scale.
+constexpr std::int64_t small_descent_limit = 1 << 14;
+constexpr int lanes = 8;
+
+template <class P, class T>
+void small_descent(matrix_view<const T> mem,
+                   const energy_params& prm,
+                   const retrieve_options& opt,
+                   const std::vector<char>& clamped,
+                   retrieve_result<T>& res,
+                   const exec_options& exec) {
+    const std::int64_t n_mem = mem.rows, dim = mem.cols;
+    const auto n = static_cast<std::int64_t>(res.steps.size());
+    std::vector<double> memd(static_cast<std::size_t>(n_mem * dim));
+    for (std::int64_t m = 0; m < n_mem; ++m)
+        for (std::int64_t k = 0; k < dim; ++k)
+            memd[static_cast<std::size_t>(m * dim + k)] = static_cast<double>(mem(m, k));
+    const bool use_beta_schedule =
+        !(opt.beta.type == schedule::kind::constant && !(opt.beta.start > 0.0));
+    const bool log_q = resolved_q(prm) == q_kind::log;
+    std::vector<double> alpha(static_cast<std::size_t>(opt.max_steps)),
+        betas(static_cast<std::size_t>(opt.max_steps)),
+        sigma(static_cast<std::size_t>(opt.max_steps));
+    for (std::int64_t t = 0; t < opt.max_steps; ++t) {
+        const auto st = static_cast<std::size_t>(t);
+        alpha[st] = opt.step_size.at(t, opt.max_steps);
+        betas[st] = use_beta_schedule ? opt.beta.at(t, opt.max_steps) : prm.beta;
+        sigma[st] = opt.noise.at(t, opt.max_steps);
+    }
+    const std::int64_t n_blocks = (n + lanes - 1) / lanes;
+    parallel_for(n_blocks, exec, [&](std::int64_t blk) {
+        using lane_t = std::array<double, lanes>;
+        const std::int64_t i0 = blk * lanes;
+        const int nl = static_cast<int>(std::min<std::int64_t>(lanes, n - i0));
+        std::vector<lane_t> x(static_cast<std::size_t>(dim)), g(static_cast<std::size_t>(dim)),
+            q(static_cast<std::size_t>(n_mem)), w(static_cast<std::size_t>(n_mem));
+        lane_t active{}, shift{}, z{}, sw{}, scale{}, gmax{};
+        std::array<retrieval_status, lanes> status;
+        std::array<std::int64_t, lanes> steps{};
+        status.fill(retrieval_status::max_steps);
+        for (int l = 0; l < lanes; ++l) {
+            active[static_cast<std::size_t>(l)] = l < nl ? 1.0 : 0.0;
+            for (std::int64_t k = 0; k < dim; ++k)
+                x[static_cast<std::size_t>(k)][static_cast<std::size_t>(l)] =
+                    l < nl ? static_cast<double>(
+                                 res.states[static_cast<std::size_t>((i0 + l) * dim + k)])
+                           : 0.0;
+        }
+        int n_active = nl;
+        for (std::int64_t t = 0; t < opt.max_steps && n_active > 0; ++t) {
+            const auto st = static_cast<std::size_t>(t);
+            const double beta = betas[st];
+            for (std::int64_t m = 0; m < n_mem; ++m) {
+                const double* xi = memd.data() + m * dim;
+                lane_t acc{};
+                for (std::int64_t k = 0; k < dim; ++k) {
+                    const lane_t& xk = x[static_cast<std::size_t>(k)];
+                    const double c = xi[k];
+#pragma omp simd
+                    for (int l = 0; l < lanes; ++l) {
+                        if constexpr (P::distance) {
+                            const double diff = xk[l] - c;
+                            acc[l] += diff * diff;
+                        } else {
+                            acc[l] += xk[l] * c;
+                        }
+                    }
+                }
+                q[static_cast<std::size_t>(m)] = acc;
+            }
+            for (int l = 0; l < lanes; ++l) {
+                shift[l] = P::exp_type ? INFINITY : 0.0;
+                z[l] = 0.0;
+                sw[l] = 0.0;
+            }
+            const double hb = 0.5 * beta;
+            if constexpr (P::exp_type) {
+                for (std::int64_t m = 0; m < n_mem; ++m)
+#pragma omp simd
+                    for (int l = 0; l < lanes; ++l)
+                        shift[l] = std::min(shift[l], hb * q[static_cast<std::size_t>(m)][l]);
+            }
+            for (std::int64_t m = 0; m < n_mem; ++m) {
+                lane_t& qm = q[static_cast<std::size_t>(m)];
+                lane_t& wm = w[static_cast<std::size_t>(m)];
+#pragma omp simd
+                for (int l = 0; l < lanes; ++l) {
+                    double v, ww;
+                    if constexpr (P::distance) {
+                        const double a = hb * qm[l] - shift[l];
+                        v = P::value(a);
+                        ww = P::weight(a);
+                    } else {
+                        v = P::value(beta * qm[l], prm.degree);
+                        ww = P::weight(beta * qm[l], prm.degree);
+                    }
+                    z[l] += v;
+                    sw[l] += ww;
+                    wm[l] = ww;
+                }
+            }
+            for (int l = 0; l < lanes; ++l)
+                scale[l] = assemble_scale(shift[l], z[l], beta, prm.eps, log_q);
+            for (std::int64_t k = 0; k < dim; ++k) {
+                lane_t acc{};
+                for (std::int64_t m = 0; m < n_mem; ++m) {
+                    const lane_t& wm = w[static_cast<std::size_t>(m)];
+                    const double c = memd[static_cast<std::size_t>(m * dim + k)];
+#pragma omp simd
+                    for (int l = 0; l < lanes; ++l) acc[l] += wm[l] * c;
+                }
+                g[static_cast<std::size_t>(k)] = acc;
+            }
+            gmax.fill(0.0);
+            for (std::int64_t k = 0; k < dim; ++k) {
+                lane_t& gk = g[static_cast<std::size_t>(k)];
+                const lane_t& xk = x[static_cast<std::size_t>(k)];
+                const double keep = clamped[static_cast<std::size_t>(k)] ? 0.0 : 1.0;
+#pragma omp simd
+                for (int l = 0; l < lanes; ++l) {
+                    const double self = P::distance ? sw[l] * xk[l] : 0.0;
+                    gk[l] = keep * scale[l] * (self - gk[l]);
+                    gmax[l] = std::max(gmax[l], std::abs(gk[l]));
+                }
+            }
+            for (int l = 0; l < nl; ++l) {
+                if (active[static_cast<std::size_t>(l)] == 0.0) continue;
+                retrieval_status stop = retrieval_status::max_steps;
+                bool stopped = true;
+                if (P::compact && z[l] == 0.0)
+                    stop = retrieval_status::out_of_support;
+                else if (!std::isfinite(gmax[l]))
+                    stop = retrieval_status::non_finite;
+                else if (opt.tol > 0.0 && gmax[l] < opt.tol)
+                    stop = retrieval_status::converged;
+                else
+                    stopped = false;
+                if (stopped) {
+                    status[static_cast<std::size_t>(l)] = stop;
+                    steps[static_cast<std::size_t>(l)] = t;
+                    active[static_cast<std::size_t>(l)] = 0.0;
+                    --n_active;
+                    continue;
+                }
+                bool finite = true;
+                for (std::int64_t k = 0; k < dim; ++k) {
+                    if (clamped[static_cast<std::size_t>(k)]) continue;
+                    double step = g[static_cast<std::size_t>(k)][l];
+                    if (sigma[st] != 0.0)
+                        step += sigma[st] * counter_normal(opt.seed,
+                                                           static_cast<std::uint64_t>(i0 + l),
+                                                           static_cast<std::uint64_t>(t),
+                                                           static_cast<std::uint64_t>(k));
+                    // The state lives in T between steps, as on the tiled path.
+                    double& xv = x[static_cast<std::size_t>(k)][l];
+                    const T v = static_cast<T>(static_cast<T>(xv) - alpha[st] * step);
+                    xv = static_cast<double>(v);
+                    finite = finite && std::isfinite(xv);
+                }
+                steps[static_cast<std::size_t>(l)] = t + 1;
+                if (!finite) {
+                    status[static_cast<std::size_t>(l)] = retrieval_status::non_finite;
+                    active[static_cast<std::size_t>(l)] = 0.0;
+                    --n_active;
+                }
+            }
+        }
+        for (int l = 0; l < nl; ++l) {
+            const auto si = static_cast<std::size_t>(i0 + l);
+            for (std::int64_t k = 0; k < dim; ++k)
+                res.states[static_cast<std::size_t>((i0 + l) * dim + k)] =
+                    static_cast<T>(x[static_cast<std::size_t>(k)][static_cast<std::size_t>(l)]);
+            res.status[si] = status[static_cast<std::size_t>(l)];
+            res.steps[si] = steps[static_cast<std::size_t>(l)];
+        }
+    });
+}
+
 template <class T>
 retrieve_result<T> gradient_descent(matrix_view<const T> mem,
                                     matrix_view<const T> qry,
@@ -228,6 +411,12 @@ retrieve_result<T> gradient_descent(matrix_view<const T> mem,
         !(opt.beta.type == schedule::kind::constant && !(opt.beta.start > 0.0));
 
     std::vector<std::int64_t> active(static_cast<std::size_t>(n));
+    if (mem.rows * dim <= small_descent_limit) {
+        with_kernel(prm.kernel, [&](auto policy) {
+            small_descent<decltype(policy), T>(mem, prm, opt, clamped, res, exec);
+        });
+        active.clear();  // every query is finished
+    }
     for (std::int64_t i = 0; i < n; ++i) active[static_cast<std::size_t>(i)] = i;
     std::vector<T> xs, grad, e;
     std::vector<energy_status> st;

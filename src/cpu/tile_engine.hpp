@@ -269,32 +269,9 @@ void energy_tiles(matrix_view<const T> mem,
                             gsum[static_cast<std::size_t>(k)] += f * gp[k];
                     }
                 }
-                // Z = eps + exp(-shift) * z (shift = 0 for non-exp kernels).
                 const std::int64_t r = r0 + i;
                 const bool empty = z == 0.0;
-                double energy, scale;
-                if (log_q) {
-                    if (empty && prm.eps == 0.0) {
-                        energy = std::numeric_limits<double>::infinity();
-                        scale = 0.0;
-                    } else {
-                        double log_z;
-                        if (empty)
-                            log_z = std::log(prm.eps);
-                        else if (prm.eps == 0.0)
-                            log_z = std::log(z) - shift;
-                        else {
-                            const double a = std::log(z) - shift, b = std::log(prm.eps);
-                            log_z = std::max(a, b) + std::log1p(std::exp(-std::abs(a - b)));
-                        }
-                        energy = -log_z / beta;
-                        scale = empty ? 0.0 : std::exp(-shift - log_z);
-                    }
-                } else {
-                    const double e_shift = std::exp(-shift);
-                    energy = -(prm.eps + e_shift * z);
-                    scale = beta * e_shift;
-                }
+                const auto [energy, scale] = assemble_row(shift, z, beta, prm.eps, log_q);
                 out_e[static_cast<std::size_t>(r)] = static_cast<T>(energy);
                 if (!out_st.empty())
                     out_st[static_cast<std::size_t>(r)] =

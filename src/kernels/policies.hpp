@@ -10,6 +10,7 @@
 // boundary rule: distance exactly R is outside the support).
 #pragma once
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -43,7 +44,8 @@ DENSEAM_HD inline U exp_nonpositive(U x) noexcept {
     constexpr U ln2_lo = is_float ? U(1.428606765330187045e-06) : U(1.90821492927058770002e-10);
     // Round to nearest with the 1.5 * 2^mantissa trick (vectorises; no -ffast-math needed).
     constexpr U round_magic = is_float ? U(12582912.0f) : U(6755399441055744.0);
-    const U kf = (x * log2e + round_magic) - round_magic;
+    const U shifted = x * log2e + round_magic;  // = round_magic + k exactly
+    const U kf = shifted - round_magic;
     const U r = (x - kf * ln2_hi) - kf * ln2_lo;
     U p;
     if constexpr (is_float) {
@@ -72,8 +74,11 @@ DENSEAM_HD inline U exp_nonpositive(U x) noexcept {
         p = p * r + U(1);
     }
     constexpr int mant = is_float ? 23 : 52;
+    // k from the bits of `shifted` (no float -> int64 conversion, which AVX2 cannot vectorise).
     using UI = std::make_unsigned_t<I>;
-    const UI scale = static_cast<UI>(static_cast<I>(kf)) << mant;
+    const UI k_bits =
+        static_cast<UI>(std::bit_cast<I>(shifted)) - static_cast<UI>(std::bit_cast<I>(round_magic));
+    const UI scale = k_bits << mant;
     const I bits = static_cast<I>(static_cast<UI>(std::bit_cast<I>(p)) + scale);
     const U res = std::bit_cast<U>(bits);
     return under ? U(0) : res;
@@ -282,6 +287,44 @@ inline double kernel_weight(const energy_params& p, double arg) {
         else
             return P::weight(arg, p.degree);
     });
+}
+
+/// Energy and gradient scale of one query from its kernel sums, for every backend.
+/// With z = sum of (shifted) kernel values, Z = eps + exp(-shift) z (shift = 0 for non-exp
+/// kernels):
+///   Q = log:      E = -(1/beta) log Z,  grad = (1/Z) exp(-shift) (c sw x - sum w xi)
+///   Q = identity: E = -Z,               grad = beta exp(-shift) (c sw x - sum w xi)
+/// where sw and sum w xi use the same shift and c = 1 for distance kernels, 0 for poly.
+/// Z = 0 with Q = log and eps = 0 gives E = +inf and a zero gradient (never NaN).
+struct row_energy {
+    double energy;
+    double scale;  ///< multiplies (c sw x - sum w xi)
+};
+
+inline row_energy assemble_row(double shift, double z, double beta, double eps, bool log_q) {
+    const bool empty = z == 0.0;
+    if (!log_q) {
+        const double e_shift = std::exp(-shift);
+        return {-(eps + e_shift * z), beta * e_shift};
+    }
+    if (empty && eps == 0.0) return {INFINITY, 0.0};
+    double log_z;
+    if (empty)
+        log_z = std::log(eps);
+    else if (eps == 0.0)
+        log_z = std::log(z) - shift;
+    else {
+        const double a = std::log(z) - shift, b = std::log(eps);
+        log_z = std::max(a, b) + std::log1p(std::exp(-std::abs(a - b)));
+    }
+    return {-log_z / beta, empty ? 0.0 : std::exp(-shift - log_z)};
+}
+
+/// Only the gradient scale of assemble_row (no logarithm in the common case Q = log, eps = 0,
+/// where it is exactly 1/z).
+inline double assemble_scale(double shift, double z, double beta, double eps, bool log_q) {
+    if (log_q && eps == 0.0) return z > 0.0 ? 1.0 / z : 0.0;
+    return assemble_row(shift, z, beta, eps, log_q).scale;
 }
 
 }  // namespace denseam::detail

@@ -241,6 +241,34 @@ TEST(GradientDescent, NoiseIsDeterministicAndThreadIndependent) {
     EXPECT_NE(a.states, f.states);
 }
 
+// Both descent paths (per-query for small memory sets, M * d <= 16384; the tiled engine above
+// that) against a naive loop over the oracle's gradient.
+TEST(GradientDescent, BothPathsMatchANaiveLoop) {
+    for (auto [M, k] : {std::pair<std::int64_t, kernel_kind>{30, kernel_kind::lse},
+                        {30, kernel_kind::quartic},
+                        {6000, kernel_kind::lse},
+                        {6000, kernel_kind::lsr}}) {
+        const std::int64_t d = 3, B = 7, steps = 40;
+        auto mem = oracle::uniform(M * d, 21);
+        auto q = oracle::uniform(B * d, 22, 0.2, 0.8);
+        const auto p = make(k, M == 30 ? 30.0 : 300.0);
+        retrieve_options o;
+        o.method = retrieval_method::gradient;
+        o.max_steps = steps;
+        o.tol = 0;
+        o.step_size = schedule::cosine(0.01, 0.001);
+        auto got = fp(mem, d, q, p, o);
+        auto x = q;
+        for (std::int64_t t = 0; t < steps; ++t) {
+            auto ref = oracle::evaluate(mem, M, x, B, d, p);
+            const double a = o.step_size.at(t, steps);
+            for (std::int64_t j = 0; j < B * d; ++j) x[j] -= a * ref.grad[j];
+        }
+        for (std::int64_t j = 0; j < B * d; ++j)
+            EXPECT_NEAR(got.states[j], x[j], 1e-10) << "M " << M << " " << to_string(k);
+    }
+}
+
 TEST(Schedules, CosineMatchesTheReferenceFormula) {
     auto s = schedule::cosine(0.01, 1e-5);
     EXPECT_DOUBLE_EQ(s.at(0, 13000), 0.01);
