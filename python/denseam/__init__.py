@@ -40,6 +40,7 @@ _prefer_avx512_blas()
 
 from . import _denseam  # noqa: E402  (after the BLAS choice above)
 from ._denseam import (  # noqa: E402
+    GaussianMixture,
     Memory,
     RetrievalResult,
     __version__,
@@ -52,6 +53,7 @@ from ._denseam import (  # noqa: E402
     grad,
     kernel_names,
     retrieve,
+    sample_around,
 )
 
 #: The kernel names accepted by ``kernel=`` (from the C++ library).
@@ -67,6 +69,7 @@ RetrievalStatus = _enum.IntEnum(
 RetrievalStatus.__doc__ = "Per-query outcome of a retrieval (values of RetrievalResult.status)."
 
 __all__ = [
+    "GaussianMixture",
     "KERNELS",
     "Memory",
     "RetrievalResult",
@@ -81,4 +84,5 @@ __all__ = [
     "grad",
     "kernel_names",
     "retrieve",
+    "sample_around",
 ]

@@ -13,6 +13,8 @@ from ._denseam import find_minima as find_minima
 from ._denseam import beta_range as beta_range
 from ._denseam import choose_beta as choose_beta
 from ._denseam import emergence_window as emergence_window
+from ._denseam import GaussianMixture as GaussianMixture
+from ._denseam import sample_around as sample_around
 
 KERNELS: tuple[str, ...]
 

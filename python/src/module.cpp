@@ -43,4 +43,5 @@ PYBIND11_MODULE(_denseam, m) {
     dp::register_retrieval(m);
     dp::register_memory(m);
     dp::register_minima(m);
+    dp::register_gmm(m);
 }

@@ -339,7 +339,9 @@ void small_descent(matrix_view<const T> mem,
                 for (int l = 0; l < lanes; ++l) {
                     const double self = P::distance ? sw[l] * xk[l] : 0.0;
                     gk[l] = keep * scale[l] * (self - gk[l]);
-                    gmax[l] = std::max(gmax[l], std::abs(gk[l]));
+                    // NaN must win (std::max would drop it and report convergence).
+                    const double ag = std::abs(gk[l]);
+                    gmax[l] = (ag > gmax[l] || ag != ag) ? ag : gmax[l];
                 }
             }
             for (int l = 0; l < nl; ++l) {
@@ -452,7 +454,8 @@ retrieve_result<T> gradient_descent(matrix_view<const T> mem,
             double gmax = 0.0;
             for (std::int64_t k = 0; k < dim; ++k) {
                 if (clamped[static_cast<std::size_t>(k)]) g[k] = T(0);
-                gmax = std::max(gmax, std::abs(static_cast<double>(g[k])));
+                const double ag = std::abs(static_cast<double>(g[k]));
+                gmax = (ag > gmax || ag != ag) ? ag : gmax;  // NaN must win
             }
             res.steps[si] = t;
             if (has_compact_support(prm.kernel) &&
