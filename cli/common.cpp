@@ -1,7 +1,14 @@
 // SPDX-License-Identifier: MIT
 #include "common.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "denseam/energy.hpp"
 
@@ -75,6 +82,88 @@ energy_params energy_cli_options::to_params() const {
     p.degree = degree;
     validate(p);
     return p;
+}
+
+void for_each_jsonl_line(const std::string& path,
+                         const char* what,
+                         const std::function<void(const nlohmann::json&)>& line) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return;
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::string text = ss.str();
+    in.close();
+    std::size_t complete = text.rfind('\n');
+    complete = complete == std::string::npos ? 0 : complete + 1;
+    if (complete < text.size()) {
+        std::cerr << "denseam: note: dropping an incomplete last line of " << path << "\n";
+        std::filesystem::resize_file(path, complete);
+    }
+    std::size_t pos = 0;
+    std::int64_t line_no = 0;
+    while (pos < complete) {
+        const std::size_t nl = text.find('\n', pos);
+        const std::string one = text.substr(pos, nl - pos);
+        pos = nl + 1;
+        ++line_no;
+        if (one.find_first_not_of(" \t\r") == std::string::npos) continue;
+        try {
+            line(nlohmann::json::parse(one));
+        } catch (const std::exception& e) {
+            throw invalid_argument("--out '" + path + "' line " + std::to_string(line_no) +
+                                   " is not a " + what + " result line (" + e.what() +
+                                   "); use another file or --fresh");
+        }
+    }
+}
+
+void append_lines(const std::string& path, const std::string& text) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) throw backend_error("cannot open '" + path + "' for appending");
+    std::size_t done = 0;
+    while (done < text.size()) {
+        const ssize_t w = ::write(fd, text.data() + done, text.size() - done);
+        if (w <= 0) {
+            ::close(fd);
+            throw backend_error("cannot write to '" + path + "'");
+        }
+        done += static_cast<std::size_t>(w);
+    }
+    if (::close(fd) != 0) throw backend_error("cannot write to '" + path + "'");
+}
+
+progress_bar::progress_bar(bool on, std::int64_t total, std::string unit)
+    : on_(on), total_(total), unit_(std::move(unit)), t0_(clock::now()) {}
+
+void progress_bar::update(double done, const std::string& what, bool force) {
+    if (!on_) return;
+    const auto now = clock::now();
+    if (!force && now - last_ < std::chrono::milliseconds(100)) return;
+    last_ = now;
+    const double f = total_ > 0 ? std::min(1.0, done / static_cast<double>(total_)) : 1.0;
+    const int width = 30, fill = static_cast<int>(f * width);
+    const double secs = std::chrono::duration<double>(now - t0_).count();
+    const double eta = done > 0 ? secs / done * (static_cast<double>(total_) - done) : 0.0;
+    std::fprintf(stderr,
+                 "\r[%s%s] %5.1f%% %lld/%lld %s %7.1fs eta %6.0fs  %-36s",
+                 std::string(static_cast<std::size_t>(fill), '#').c_str(),
+                 std::string(static_cast<std::size_t>(width - fill), '.').c_str(),
+                 100.0 * f,
+                 static_cast<long long>(done),
+                 static_cast<long long>(total_),
+                 unit_.c_str(),
+                 secs,
+                 eta,
+                 what.c_str());
+    std::fflush(stderr);
+}
+
+void progress_bar::clear_line() {
+    if (on_) std::fputs("\r\033[K", stderr);
+}
+
+void progress_bar::finish() {
+    if (on_) std::fputs("\n", stderr);
 }
 
 void print_json(const nlohmann::json& j) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -31,6 +32,7 @@ run_fn add_lmin0(CLI::App& sub);
 run_fn add_fig1(CLI::App& sub);
 run_fn add_akem(CLI::App& sub);
 run_fn add_minima(CLI::App& sub);
+run_fn add_logl0(CLI::App& sub);
 
 /// A 2-D float64 or float32 array loaded from a .npy file, with its name for messages.
 struct loaded_matrix {
@@ -67,6 +69,36 @@ struct energy_cli_options {
     int degree = energy_params{}.degree;
     void add_to(CLI::App& sub);
     energy_params to_params() const;  ///< parses and validates (invalid_argument on error)
+};
+
+/// Resume support for the experiment commands: calls `line` on every complete line of the JSON
+/// Lines file `path` (missing file: nothing). A trailing partial line (a killed run) is cut off
+/// the file first. A line that does not parse, or that `line` rejects by throwing, gives
+/// denseam::invalid_argument naming the file, the line number and `what` ("LMIN0", ...).
+void for_each_jsonl_line(const std::string& path,
+                         const char* what,
+                         const std::function<void(const nlohmann::json&)>& line);
+
+/// Append whole lines to `path` with one write(2) on an O_APPEND descriptor (a crash never
+/// leaves half a line). @throws denseam::backend_error naming the path.
+void append_lines(const std::string& path, const std::string& text);
+
+/// An in-place progress bar on stderr (done/total `unit`, elapsed time, ETA), drawn at most every
+/// 0.1 s unless forced; does nothing when `on` is false.
+class progress_bar {
+  public:
+    progress_bar(bool on, std::int64_t total, std::string unit);
+    void update(double done, const std::string& what, bool force = false);
+    void set_total(std::int64_t total) { total_ = total; }
+    void clear_line();  ///< erase the bar (before printing a line of results)
+    void finish();      ///< end the bar's line
+
+  private:
+    using clock = std::chrono::steady_clock;
+    bool on_;
+    std::int64_t total_;
+    std::string unit_;
+    clock::time_point t0_, last_{};
 };
 
 /// Print one JSON object on stdout (pretty if requested) followed by a newline.

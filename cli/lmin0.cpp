@@ -42,96 +42,19 @@ struct lmin0_cli {
 using config_key =
     std::tuple<std::string, std::string, std::int64_t, std::int64_t, std::uint64_t, double>;
 
-// Read the configurations present in `path`. A trailing partial line (a run killed while
-// writing) is cut off so that appended lines start on a line of their own.
+// The configurations already in `path` (resume).
 std::set<config_key> existing_configs(const std::string& path) {
     std::set<config_key> keys;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return keys;
-    std::stringstream ss;
-    ss << in.rdbuf();
-    const std::string text = ss.str();
-    in.close();
-    std::size_t complete = text.rfind('\n');
-    complete = complete == std::string::npos ? 0 : complete + 1;
-    if (complete < text.size()) {
-        std::cerr << "denseam: note: dropping an incomplete last line of " << path << "\n";
-        std::filesystem::resize_file(path, complete);
-    }
-    std::size_t pos = 0;
-    std::int64_t line_no = 0;
-    while (pos < complete) {
-        const std::size_t nl = text.find('\n', pos);
-        const std::string line = text.substr(pos, nl - pos);
-        pos = nl + 1;
-        ++line_no;
-        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-        try {
-            const auto j = nlohmann::json::parse(line);
-            keys.emplace(j.value("generator", std::string("reference")),
-                         j.value("patterns", std::string()),
-                         j.at("M").get<std::int64_t>(),
-                         j.at("d").get<std::int64_t>(),
-                         j.at("seed").get<std::uint64_t>(),
-                         j.at("beta").get<double>());
-        } catch (const std::exception& e) {
-            throw invalid_argument("--out '" + path + "' line " + std::to_string(line_no) +
-                                   " is not an LMIN0 result line (" + e.what() +
-                                   "); use another file or --fresh");
-        }
-    }
+    for_each_jsonl_line(path, "LMIN0", [&](const nlohmann::json& j) {
+        keys.emplace(j.value("generator", std::string("reference")),
+                     j.value("patterns", std::string()),
+                     j.at("M").get<std::int64_t>(),
+                     j.at("d").get<std::int64_t>(),
+                     j.at("seed").get<std::uint64_t>(),
+                     j.at("beta").get<double>());
+    });
     return keys;
 }
-
-// Append whole lines with one write(2) on an O_APPEND descriptor.
-void append_lines(const std::string& path, const std::string& text) {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) throw backend_error("cannot open '" + path + "' for appending");
-    std::size_t done = 0;
-    while (done < text.size()) {
-        const ssize_t w = ::write(fd, text.data() + done, text.size() - done);
-        if (w <= 0) {
-            ::close(fd);
-            throw backend_error("cannot write to '" + path + "'");
-        }
-        done += static_cast<std::size_t>(w);
-    }
-    if (::close(fd) != 0) throw backend_error("cannot write to '" + path + "'");
-}
-
-// In-place progress bar on stderr.
-class progress_bar {
-  public:
-    progress_bar(bool on, std::int64_t total) : on_(on), total_(total), t0_(clock::now()) {}
-    void update(double done, const std::string& what, bool force = false) {
-        if (!on_) return;
-        const auto now = clock::now();
-        if (!force && now - last_ < std::chrono::milliseconds(100)) return;
-        last_ = now;
-        const double f = total_ > 0 ? std::min(1.0, done / static_cast<double>(total_)) : 1.0;
-        const int width = 30, fill = static_cast<int>(f * width);
-        const double secs = std::chrono::duration<double>(now - t0_).count();
-        std::fprintf(stderr,
-                     "\r[%s%s] %5.1f%% %lld/%lld configs %6.1fs  %-32s",
-                     std::string(static_cast<std::size_t>(fill), '#').c_str(),
-                     std::string(static_cast<std::size_t>(width - fill), '.').c_str(),
-                     100.0 * f,
-                     static_cast<long long>(done),
-                     static_cast<long long>(total_),
-                     secs,
-                     what.c_str());
-        std::fflush(stderr);
-    }
-    void finish() {
-        if (on_) std::fputs("\n", stderr);
-    }
-
-  private:
-    using clock = std::chrono::steady_clock;
-    bool on_;
-    std::int64_t total_;
-    clock::time_point t0_, last_{};
-};
 
 struct pattern_job {
     std::string generator, patterns_path, label;
@@ -208,7 +131,7 @@ int run(const lmin0_cli& o) {
         skipped += static_cast<std::int64_t>(j.betas.size() - j.missing.size());
     }
     const bool show = !o.no_progress && (o.progress || isatty(STDERR_FILENO));
-    progress_bar bar(show, total);
+    progress_bar bar(show, total, "configs");
     exec_options ex;
     ex.n_threads = o.threads;
     std::int64_t done = 0, written = 0;

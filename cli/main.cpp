@@ -64,6 +64,9 @@ int main(int argc, char** argv) {
         "Every local minimum, exactly (LSR in any d, any kernel in 1-D), or the count-vs-beta "
         "curve",
         add_minima);
+    add("logl0",
+        "LOGL0: log-likelihood, uniqueness, novelty of retrievals, LSR vs LSE (JSONL)",
+        add_logl0);
 
     try {
         app.parse(argc, argv);

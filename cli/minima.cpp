@@ -31,34 +31,6 @@ struct minima_cli {
 };
 
 // An in-place progress bar on stderr.
-class progress_bar {
-  public:
-    explicit progress_bar(bool enabled) : enabled_(enabled) {}
-    void update(std::int64_t done, std::int64_t total) {
-        if (!enabled_ || total <= 0) return;
-        const double f = std::min(1.0, static_cast<double>(done) / static_cast<double>(total));
-        const int width = 30, fill = static_cast<int>(f * width);
-        std::fprintf(stderr,
-                     "\r[%.*s%*s] %5.1f%% (%lld/%lld)",
-                     fill,
-                     "##############################",
-                     width - fill,
-                     "",
-                     100.0 * f,
-                     static_cast<long long>(done),
-                     static_cast<long long>(total));
-        std::fflush(stderr);
-        shown_ = true;
-    }
-    void finish() {
-        if (shown_) std::fprintf(stderr, "\r%*s\r", 70, "");
-        shown_ = false;
-    }
-
-  private:
-    bool enabled_;
-    bool shown_ = false;
-};
 
 nlohmann::json lsr_at_beta(const minima_cli& o,
                            const loaded_matrix& mem,
@@ -254,13 +226,16 @@ run_fn add_minima(CLI::App& sub) {
         }
 
         const bool show = o->progress || isatty(STDERR_FILENO);
-        progress_bar bar(show);
+        progress_bar bar(show, 0, "work units");
         minima_options mo;
         mo.strategy = parse_minima_strategy(o->strategy);
         mo.novelty_threshold = o->novelty;
         mo.max_candidates = o->max_candidates;
         mo.basin_radius = !o->no_basin;
-        mo.progress = [&bar](std::int64_t done, std::int64_t total) { bar.update(done, total); };
+        mo.progress = [&bar](std::int64_t done, std::int64_t total) {
+            bar.set_total(total);
+            bar.update(static_cast<double>(done), "");
+        };
         exec_options ex;
         ex.n_threads = o->threads;
         g_sigint = 0;
@@ -276,10 +251,10 @@ run_fn add_minima(CLI::App& sub) {
             if (o->curve) {
                 const auto c = lsr_minima_curve(
                     make_matrix_view<const double>(x.data(), mem.rows(), mem.cols()), mo, ex);
-                bar.finish();
+                bar.clear_line();
                 if (have_beta) {
                     j = lsr_at_beta(*o, mem, x, p, mo, ex);
-                    bar.finish();
+                    bar.clear_line();
                 } else {
                     j = {{"kernel", "lsr"}, {"n_memories", mem.rows()}, {"dim", mem.cols()}};
                 }
@@ -301,10 +276,10 @@ run_fn add_minima(CLI::App& sub) {
                 }
             } else {
                 j = lsr_at_beta(*o, mem, x, p, mo, ex);
-                bar.finish();
+                bar.clear_line();
             }
         } catch (...) {
-            bar.finish();
+            bar.clear_line();
             throw;
         }
         print_json(j);

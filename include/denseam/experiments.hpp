@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "denseam/beta.hpp"
+#include "denseam/gmm.hpp"
 #include "denseam/minima.hpp"
 #include "denseam/minima_search.hpp"
 
@@ -188,5 +189,76 @@ std::string_view akem_kernel_name(kernel_kind k) noexcept;
 
 /// The result as a JSON document (docs/experiments.md).
 std::string to_json(const akem_result& r);
+
+// ---- LOGL0: are emergent memories good samples? (paper.md 3.3) ----------------------------
+
+/// Options of run_logl0(): one pattern set, one energy, some betas of its grid.
+struct logl0_options {
+    kernel_kind energy = kernel_kind::lsr;  ///< lsr (exact fixed point) or lse (gradient descent)
+    int nbetas = 20;                        ///< geometric grid over [2/d, 8/r_min^2]
+    std::vector<int> only;                  ///< grid indices to evaluate (empty: all)
+    std::int64_t n_queries = 500;           ///< N queries per stored pattern
+    sampler_kind sampler = sampler_kind::shell;
+    std::uint64_t query_seed = 0;  ///< seed of sample_around (the same for every beta/energy)
+    std::int64_t depth = 13000;    ///< LSE: gradient steps (the reference's depth)
+    double lr_start = 0.01, lr_end = 1e-5;  ///< LSE: schedule::cosine(lr_start, lr_end)
+    double tol = 1e-6;               ///< LSE: a query stops once max|grad| < tol (0: fixed depth)
+    double novelty_threshold = 0.1;  ///< novel = farther than this from every pattern
+    /// LSE sound recoverability: pattern mu counts when the mean-shift fixed point started at
+    /// xi_mu converges (max|grad| < tol, at most `depth` iterations) within recover_distance
+    /// of xi_mu.
+    double recover_distance = 0.1;
+    double dedup_tol = 1e-3;  ///< LSE: converged states closer than this are one minimum
+    bool samples = true;      ///< keep the per-sample log-likelihoods and novelty flags
+};
+
+/// One LOGL0 result line (one pattern set, energy and beta), the reference's field names.
+struct logl0_row {
+    double beta = 0.0;
+    int beta_idx = 0, nbetas = 0;
+    beta_range_result range;
+    std::string energy;  ///< "lsr" or "lse"
+    double og_mems_avg_gradnorm = 0.0;
+    std::int64_t og_mems_recoverable = 0;        ///< LSR exact; LSE: ||grad||/sqrt(beta) < 0.1
+    std::int64_t og_mems_recoverable_sound = 0;  ///< LSR: = og_mems_recoverable; LSE: see options
+    double avg_novelty_distance = 0.0;
+    /// LSR: distinct support sets reached; LSE: the reference's truncated grid cells.
+    std::int64_t num_unique_retrievals = 0;
+    std::int64_t num_unique_points = 0;  ///< LSR: bitwise-distinct states (= support sets)
+    std::int64_t num_unique_minima = 0;  ///< LSE: distinct converged states (within dedup_tol)
+    std::int64_t num_novel = 0;
+    double avg_logl = 0.0;
+    std::vector<double> sample_logl;  ///< rounded to 4 decimals (empty unless options.samples)
+    std::vector<std::uint8_t> sample_is_novel;
+    std::int64_t num_queries = 0;      ///< M * N
+    std::int64_t num_dropped = 0;      ///< rows with NaN/Inf (dropped from every metric)
+    std::int64_t num_converged = 0;    ///< LSE: stopped early (max|grad| < tol); LSR: fixed points
+    std::int64_t num_unsupported = 0;  ///< LSR: queries outside every support (left as is)
+    double mean_steps = 0.0;           ///< gradient steps / support-set evaluations per query
+    double seconds = 0.0;              ///< wall time of this beta
+    // Arguments (filled by the caller where it knows them).
+    std::int64_t k = 0, dim = 0, n_patterns = 0, n_per_pattern = 0, depth = 0;
+    double true_sigma = 0.0, lr_start = 0.0, lr_end = 0.0, tol = 0.0;
+    std::uint64_t seed = 0;
+    std::string sampler, patterns;
+};
+
+/// LOGL0 for one pattern set (M x d) under the true distribution `gmm`: per beta of the
+/// geometric grid, queries around every pattern at R = sqrt(2/beta), retrieval (LSR: exact
+/// fixed point; LSE: cosine-schedule gradient descent with per-query early stopping) and the
+/// metrics of paper.md 3.3 plus sound ones. Fills every field but k, true_sigma, seed and
+/// patterns. @throws invalid_argument for bad patterns/options.
+std::vector<logl0_row> run_logl0(matrix_view<const double> patterns,
+                                 const gaussian_mixture& gmm,
+                                 const logl0_options& options = {},
+                                 const exec_options& exec = {});
+
+/// The pattern set and GMM of one LOGL0 run: gmm = gaussian_mixture::random(k, d, sigma, seed),
+/// patterns = gmm.sample(M, logl0_pattern_seed(seed)); queries use logl0_query_seed(seed).
+std::uint64_t logl0_pattern_seed(std::uint64_t seed) noexcept;
+std::uint64_t logl0_query_seed(std::uint64_t seed) noexcept;
+
+/// One JSON line (no trailing newline) with the reference's field names plus ours.
+std::string to_json(const logl0_row& row);
 
 }  // namespace denseam

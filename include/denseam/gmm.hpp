@@ -28,7 +28,9 @@ struct gaussian_mixture {
 
     /// The reference's k_mixtures_in_d: means uniform in [0,1)^dim, covariance sigma^2 I, equal
     /// weights; drawn with std::mt19937_64(seed) (JAX's streams cannot be reproduced).
-    static gaussian_mixture random(std::int64_t k, std::int64_t dim, double sigma,
+    static gaussian_mixture random(std::int64_t k,
+                                   std::int64_t dim,
+                                   double sigma,
                                    std::uint64_t seed);
 
     /// Throws denseam::invalid_argument naming the field at fault (sizes, weights >= 0 summing
@@ -37,7 +39,8 @@ struct gaussian_mixture {
 
     /// n samples (n x dim, row-major); component labels into `labels` if given. Deterministic
     /// for a seed.
-    std::vector<double> sample(std::int64_t n, std::uint64_t seed,
+    std::vector<double> sample(std::int64_t n,
+                               std::uint64_t seed,
                                std::vector<std::int64_t>* labels = nullptr) const;
 
     /// log p(x) for each row of x (n x dim), by a max-shifted log-sum-exp over components.
@@ -65,7 +68,10 @@ sampler_kind parse_sampler(std::string_view name);
 /// returned as (M * n_per_center x d) row-major, center by center. The points of center m depend
 /// only on (seed, m), not on R's value beyond scaling, nor on the other centers (like the
 /// reference, whose query key sequence does not depend on beta).
-std::vector<double> sample_around(matrix_view<const double> centers, std::int64_t n_per_center,
-                                  double radius, sampler_kind kind, std::uint64_t seed);
+std::vector<double> sample_around(matrix_view<const double> centers,
+                                  std::int64_t n_per_center,
+                                  double radius,
+                                  sampler_kind kind,
+                                  std::uint64_t seed);
 
 }  // namespace denseam

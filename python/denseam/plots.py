@@ -494,6 +494,123 @@ def report(results_dir):
     return "\n".join(parts)
 
 
+# ---- LOGL0 (paper.md 3.3, Figs. 7-8) ------------------------------------------------------
+
+LOGL0_METRICS = (("avg_logl", "avg log-likelihood"),
+                 ("num_unique_retrievals", "unique retrievals"),
+                 ("og_mems_recoverable", "recoverable patterns"))
+
+
+def logl0_groups(rows):
+    """{(k, d): {(M, energy): [(beta_idx, mean beta, {metric: (mean, std, n)})]}}, de-duplicated on
+    (beta_idx, M, d, seed, sigma, energy, k) like the reference's evaluation (last line wins)."""
+    import numpy as np
+
+    last = {}
+    for r in rows:
+        last[(r["beta_idx"], r["M"], r["d"], r["seed"], r["true_sigma"], r["energy"], r["k"],
+              r.get("patterns", ""))] = r
+    cells = defaultdict(list)
+    for r in last.values():
+        cells[(r["k"], r["d"], r["M"], r["energy"], r["beta_idx"])].append(r)
+    out = defaultdict(lambda: defaultdict(list))
+    metrics = [m for m, _ in LOGL0_METRICS] + ["og_mems_recoverable_sound", "num_unique_minima",
+                                                "num_novel"]
+    for (k, d, m, e, bi), rs in sorted(cells.items()):
+        stats = {}
+        for name in metrics:
+            v = np.array([math.nan if r.get(name) is None else r.get(name, math.nan) for r in rs],
+                         dtype=float)
+            stats[name] = (float(np.nanmean(v)) if np.isfinite(v).any() else math.nan,
+                           float(np.nanstd(v)) if np.isfinite(v).any() else math.nan, len(rs))
+        out[(k, d)][(m, e)].append((bi, float(np.mean([r["beta"] for r in rs])), stats))
+    return out
+
+
+def plot_logl0(jsonl_path, out_prefix):
+    """Figs. 7-8: per (k, d) one figure, rows avg_logl / unique retrievals / recoverable
+    patterns, columns M; mean +- std over seeds vs mean beta (log x); LSR squares, LSE circles.
+    Writes <out_prefix>_k<k>_d<d>.png and returns the paths."""
+    plt = _mpl()
+    groups = logl0_groups(read_jsonl(jsonl_path))
+    if not groups:
+        raise SystemExit(f"plots.py: no LOGL0 rows in {jsonl_path}")
+    prefix = out_prefix[:-4] if out_prefix.endswith(".png") else out_prefix
+    style = {"lsr": dict(marker="s", color="tab:orange", label="LSR (Epanechnikov)"),
+             "lse": dict(marker="o", color="tab:blue", label="LSE")}
+    paths = []
+    for (k, d), series in sorted(groups.items()):
+        ms = sorted({m for m, _ in series})
+        fig, axes = plt.subplots(3, len(ms), figsize=(4.6 * len(ms), 8.4), squeeze=False,
+                                 sharex="col")
+        for j, m in enumerate(ms):
+            for i, (metric, label) in enumerate(LOGL0_METRICS):
+                ax = axes[i][j]
+                for e in ("lse", "lsr"):
+                    pts = series.get((m, e))
+                    if not pts:
+                        continue
+                    x = [p[1] for p in pts]
+                    mu = [p[2][metric][0] for p in pts]
+                    sd = [p[2][metric][1] for p in pts]
+                    lo = [max(a - b, 0.0) if metric != "avg_logl" else a - b for a, b in zip(mu, sd)]
+                    hi = [a + b for a, b in zip(mu, sd)]
+                    ax.plot(x, mu, ms=4, lw=1, **style[e])
+                    ax.fill_between(x, lo, hi, color=style[e]["color"], alpha=0.2, lw=0)
+                    if metric == "og_mems_recoverable" and e == "lse":
+                        xs = [p[2]["og_mems_recoverable_sound"][0] for p in pts]
+                        ax.plot(x, xs, ls="--", color="tab:blue", lw=1,
+                                label="LSE sound (minimum within 0.1)")
+                ax.set_xscale("log")
+                if metric == "og_mems_recoverable":
+                    ax.axhline(m, color="gray", ls=":", lw=0.8)
+                if j == 0:
+                    ax.set_ylabel(label)
+                if i == 0:
+                    ax.set_title(f"M = {m}")
+                if i == 2:
+                    ax.set_xlabel("beta (mean over seeds)")
+                ax.grid(alpha=0.3)
+        axes[0][0].legend(fontsize=8)
+        axes[2][0].legend(fontsize=8)
+        seeds = max(p[2]["avg_logl"][2] for s in series.values() for p in s)
+        fig.suptitle(f"LOGL0: k = {k}, d = {d} (mean +- std over {seeds} seeds)")
+        fig.tight_layout()
+        path = f"{prefix}_k{k}_d{d}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+        print(f"plots.py: wrote {path}", file=sys.stderr)
+    return paths
+
+
+def logl0_markdown(jsonl_path):
+    """A table per (k, d, M): for each beta index, mean over seeds of avg_logl and unique
+    retrievals for LSR and LSE, plus LSE distinct minima and sound recoverability."""
+    groups = logl0_groups(read_jsonl(jsonl_path))
+    lines = []
+    for (k, d), series in sorted(groups.items()):
+        for m in sorted({m for m, _ in series}):
+            lsr = {p[0]: p for p in series.get((m, "lsr"), [])}
+            lse = {p[0]: p for p in series.get((m, "lse"), [])}
+            lines.append(f"\n**k = {k}, d = {d}, M = {m}** (mean over seeds)\n")
+            lines.append("| beta idx | beta | logl LSR | logl LSE | unique LSR | unique LSE (grid) "
+                         "| LSE minima | recov. LSR | recov. LSE loose / sound |")
+            lines.append("|---|---|---|---|---|---|---|---|---|")
+            for bi in sorted(set(lsr) | set(lse)):
+                a, b = lsr.get(bi), lse.get(bi)
+                f = lambda p, key, fmt: (fmt % p[2][key][0]) if p else "-"
+                beta = (a or b)[1]
+                lines.append(
+                    f"| {bi} | {beta:.3g} | {f(a, 'avg_logl', '%.2f')} | {f(b, 'avg_logl', '%.2f')} "
+                    f"| {f(a, 'num_unique_retrievals', '%.1f')} "
+                    f"| {f(b, 'num_unique_retrievals', '%.1f')} | {f(b, 'num_unique_minima', '%.1f')} "
+                    f"| {f(a, 'og_mems_recoverable', '%.1f')} "
+                    f"| {f(b, 'og_mems_recoverable', '%.1f')} / "
+                    f"{f(b, 'og_mems_recoverable_sound', '%.1f')} |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -509,6 +626,11 @@ def main(argv=None):
     s = sub.add_parser("lmin0-summary")
     s.add_argument("data")
     s.add_argument("--generator", default=None)
+    s = sub.add_parser("logl0")
+    s.add_argument("data")
+    s.add_argument("prefix")
+    s = sub.add_parser("logl0-table")
+    s.add_argument("data")
     s = sub.add_parser("report")
     s.add_argument("dir")
     for name in ("lmin0-claims", "akem-claims", "fig1-table", "akem-table"):
@@ -523,6 +645,10 @@ def main(argv=None):
         plot_lmin0(a.data, a.png, a.generator, a.seed)
     elif a.cmd == "lmin0-summary":
         print(lmin0_markdown(a.data, a.generator))
+    elif a.cmd == "logl0":
+        plot_logl0(a.data, a.prefix)
+    elif a.cmd == "logl0-table":
+        print(logl0_markdown(a.data))
     elif a.cmd == "report":
         print(report(a.dir))
     elif a.cmd == "lmin0-claims":
