@@ -74,14 +74,7 @@ void energy_cli_options::add_to(CLI::App& sub) {
 }
 
 energy_params energy_cli_options::to_params() const {
-    energy_params p;
-    p.kernel = parse_kernel(kernel);
-    p.beta = beta;
-    p.eps = eps;
-    p.q = parse_q(q);
-    p.degree = degree;
-    validate(p);
-    return p;
+    return make_energy_params(kernel, beta, eps, q, degree);
 }
 
 void for_each_jsonl_line(const std::string& path,

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "denseam/matrix_view.hpp"
@@ -13,6 +14,9 @@ namespace denseam {
 
 /// Covariance structure of every component.
 enum class covariance_kind { isotropic, diagonal, full };
+
+/// "isotropic", "diagonal" or "full" (the JSON and Python spelling).
+std::string_view to_string(covariance_kind c) noexcept;
 
 /// A mixture of k Gaussians in dim dimensions:
 ///   p(x) = sum_i w_i N(x | mu_i, Sigma_i).

@@ -56,6 +56,11 @@ q_kind parse_q(std::string_view name);
 /// All kernel names, in enum order.
 std::vector<std::string> kernel_names();
 
+/// energy_params from names and values (the spelling of the CLI and Python), validated.
+/// @throws denseam::invalid_argument for an unknown kernel or Q name or a bad value.
+energy_params make_energy_params(
+    std::string_view kernel, double beta, double eps, std::string_view q, int degree);
+
 /// Throws denseam::invalid_argument unless beta is finite and > 0, eps finite and >= 0, and
 /// degree >= 1.
 void validate(const energy_params& p);

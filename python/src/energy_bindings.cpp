@@ -14,14 +14,7 @@ namespace denseam::python {
 
 energy_params make_params(
     const std::string& kernel, double beta, double eps, const std::string& q, int degree) {
-    energy_params p;
-    p.kernel = parse_kernel(kernel);
-    p.beta = beta;
-    p.eps = eps;
-    p.q = parse_q(q);
-    p.degree = degree;
-    validate(p);
-    return p;
+    return make_energy_params(kernel, beta, eps, q, degree);
 }
 
 std::string float_repr(double v) {

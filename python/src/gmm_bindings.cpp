@@ -69,18 +69,6 @@ gaussian_mixture make_mixture(const py::handle& weights,
     return g;
 }
 
-const char* kind_string(covariance_kind c) {
-    switch (c) {
-        case covariance_kind::isotropic:
-            return "isotropic";
-        case covariance_kind::diagonal:
-            return "diagonal";
-        case covariance_kind::full:
-            return "full";
-    }
-    return "isotropic";
-}
-
 py::array_t<double> covariances_array(const gaussian_mixture& g) {
     std::vector<py::ssize_t> shape{static_cast<py::ssize_t>(g.k)};
     if (g.kind != covariance_kind::isotropic) shape.push_back(static_cast<py::ssize_t>(g.dim));
@@ -140,8 +128,9 @@ void register_gmm(py::module_& m) {
         py::arg("seed") = 0);
     cls.def_property_readonly("k", [](const gaussian_mixture& g) { return g.k; });
     cls.def_property_readonly("dim", [](const gaussian_mixture& g) { return g.dim; });
-    cls.def_property_readonly("covariance_kind",
-                              [](const gaussian_mixture& g) { return kind_string(g.kind); });
+    cls.def_property_readonly("covariance_kind", [](const gaussian_mixture& g) {
+        return std::string(to_string(g.kind));
+    });
     cls.def_property_readonly("weights", [](const gaussian_mixture& g) {
         return vector_to_array(std::vector<double>(g.weights), {static_cast<py::ssize_t>(g.k)});
     });
@@ -195,7 +184,7 @@ void register_gmm(py::module_& m) {
                    py::arg("text"));
     cls.def("__repr__", [](const gaussian_mixture& g) {
         return "GaussianMixture(k=" + std::to_string(g.k) + ", dim=" + std::to_string(g.dim) +
-               ", covariance_kind='" + kind_string(g.kind) + "')";
+               ", covariance_kind='" + std::string(to_string(g.kind)) + "')";
     });
     cls.def(py::pickle([](const gaussian_mixture& g) { return py::make_tuple(g.to_json()); },
                        [](const py::tuple& t) {

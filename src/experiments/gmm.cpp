@@ -48,18 +48,6 @@ struct normal_source {
     }
 };
 
-std::string_view kind_name(covariance_kind c) {
-    switch (c) {
-        case covariance_kind::isotropic:
-            return "isotropic";
-        case covariance_kind::diagonal:
-            return "diagonal";
-        case covariance_kind::full:
-            return "full";
-    }
-    return "isotropic";
-}
-
 covariance_kind parse_kind(const std::string& s) {
     if (s == "isotropic") return covariance_kind::isotropic;
     if (s == "diagonal") return covariance_kind::diagonal;
@@ -230,7 +218,7 @@ void gaussian_mixture::validate() const {
     check_size("covariances",
                covariances.size(),
                nc,
-               std::string(kind_name(kind)) + " covariance, k = " + std::to_string(k) +
+               std::string(to_string(kind)) + " covariance, k = " + std::to_string(k) +
                    ", dim = " + std::to_string(dim));
     check_finite("weights", weights);
     check_finite("means", means);
@@ -392,7 +380,7 @@ std::string gaussian_mixture::to_json() const {
     json j;
     j["k"] = k;
     j["dim"] = dim;
-    j["covariance"] = std::string(kind_name(kind));
+    j["covariance"] = std::string(to_string(kind));
     j["weights"] = weights;
     j["means"] = nest(means, k, dim);
     switch (kind) {
@@ -448,6 +436,18 @@ gaussian_mixture gaussian_mixture::from_json(const std::string& text) {
     g.covariances = flatten_numbers(j.at("covariances"), "covariances");
     g.validate();
     return g;
+}
+
+std::string_view to_string(covariance_kind c) noexcept {
+    switch (c) {
+        case covariance_kind::isotropic:
+            return "isotropic";
+        case covariance_kind::diagonal:
+            return "diagonal";
+        case covariance_kind::full:
+            return "full";
+    }
+    return "isotropic";
 }
 
 }  // namespace denseam

@@ -80,6 +80,18 @@ void validate(const energy_params& p) {
         throw invalid_argument("degree must be >= 1 (got " + std::to_string(p.degree) + ")");
 }
 
+energy_params make_energy_params(
+    std::string_view kernel, double beta, double eps, std::string_view q, int degree) {
+    energy_params p;
+    p.kernel = parse_kernel(kernel);
+    p.beta = beta;
+    p.eps = eps;
+    p.q = parse_q(q);
+    p.degree = degree;
+    validate(p);
+    return p;
+}
+
 int resolved_threads(const exec_options& opts) noexcept {
     if (opts.n_threads > 0) return opts.n_threads;
 #ifdef _OPENMP

@@ -13,6 +13,7 @@
 #include "denseam/beta.hpp"
 #include "denseam/error.hpp"
 #include "denseam/minima.hpp"
+#include "expect.hpp"
 
 using denseam::make_matrix_view;
 
@@ -38,16 +39,6 @@ double k_of_beta(const std::vector<double>& x, int M, int d, double beta) {
             total += std::sqrt(s) < 2 * r;
         }
     return total / M;
-}
-
-template <class F>
-void expect_invalid(F&& f, const std::string& fragment) {
-    try {
-        f();
-        ADD_FAILURE() << "expected denseam::invalid_argument containing '" << fragment << "'";
-    } catch (const denseam::invalid_argument& e) {
-        EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-    }
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include "denseam/energy.hpp"
 #include "denseam/error.hpp"
+#include "expect.hpp"
 #include "kernels/policies.hpp"
 #include "oracle.hpp"
 
@@ -371,16 +372,6 @@ TEST(Threads, ResultsIdenticalForOneAndTwoThreads) {
 }
 
 // Error paths: the exception type and a message fragment naming what is wrong.
-template <class Fn>
-void expect_invalid(Fn&& fn, const std::string& fragment) {
-    try {
-        fn();
-        FAIL() << "no exception; expected one mentioning '" << fragment << "'";
-    } catch (const denseam::invalid_argument& e) {
-        EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-    }
-}
-
 TEST(EnergyErrors, BadInputIsRejectedWithAMessage) {
     std::vector<double> mem = {0, 1, 2, 3}, q = {0.5, 0.5};
     std::vector<double> e(1), g(2);

@@ -12,6 +12,7 @@
 
 #include "denseam/error.hpp"
 #include "denseam/gmm.hpp"
+#include "expect.hpp"
 
 using denseam::covariance_kind;
 using denseam::gaussian_mixture;
@@ -19,16 +20,6 @@ using denseam::make_matrix_view;
 using denseam::sampler_kind;
 
 namespace {
-
-template <class F>
-void expect_invalid(F&& f, const std::string& fragment) {
-    try {
-        f();
-        ADD_FAILURE() << "expected denseam::invalid_argument containing '" << fragment << "'";
-    } catch (const denseam::invalid_argument& e) {
-        EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-    }
-}
 
 std::vector<double> log_density(const gaussian_mixture& g, const std::vector<double>& x) {
     const auto n = static_cast<std::int64_t>(x.size()) / g.dim;

@@ -15,6 +15,7 @@
 
 #include "denseam/error.hpp"
 #include "denseam/minima.hpp"
+#include "expect.hpp"
 
 using denseam::find_lsr_minima;
 using denseam::make_matrix_view;
@@ -469,17 +470,7 @@ TEST(Minima, ThreadCountIndependent) {
         EXPECT_EQ(g1.minima[i].position, g2.minima[i].position);
 }
 
-namespace {
-template <class F>
-void expect_invalid(F&& f, const std::string& fragment) {
-    try {
-        f();
-        ADD_FAILURE() << "expected denseam::invalid_argument containing '" << fragment << "'";
-    } catch (const denseam::invalid_argument& e) {
-        EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-    }
-}
-}  // namespace
+namespace {}  // namespace
 
 TEST(Minima, BadInputThrowsInvalidArgument) {
     const std::vector<double> x = {0.0, 1.0, 2.0, 3.0};

@@ -9,6 +9,7 @@
 
 #include "denseam/error.hpp"
 #include "denseam/retrieval.hpp"
+#include "expect.hpp"
 #include "oracle.hpp"
 
 using namespace denseam;
@@ -280,16 +281,6 @@ TEST(Schedules, CosineMatchesTheReferenceFormula) {
     EXPECT_EQ(v.at(0, 10), 3);
     EXPECT_EQ(v.at(2, 10), 1);
     EXPECT_EQ(v.at(9, 10), 1);
-}
-
-template <class Fn>
-void expect_invalid(Fn&& fn, const std::string& fragment) {
-    try {
-        fn();
-        FAIL() << "no exception; expected one mentioning '" << fragment << "'";
-    } catch (const invalid_argument& e) {
-        EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
-    }
 }
 
 TEST(RetrievalErrors, BadOptionsAreRejected) {
