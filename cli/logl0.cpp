@@ -31,6 +31,7 @@ struct logl0_cli {
     std::vector<int> beta_idx;
     std::int64_t depth = 13000;
     double lr_start = 0.01, lr_end = 1e-5, tol = 1e-6;
+    std::string precision = "single";
     std::string sampler = "shell";
     std::string patterns, gmm;
     std::string sweep;
@@ -54,9 +55,22 @@ std::string config_key(const std::string& patterns,
                        std::int64_t n,
                        const std::string& sampler,
                        std::int64_t depth,
-                       double tol) {
-    nlohmann::json j = {
-        patterns, k, d, m, seed, sigma, energy, nbetas, beta_idx, n, sampler, depth, tol};
+                       double tol,
+                       const std::string& precision) {
+    nlohmann::json j = {patterns,
+                        k,
+                        d,
+                        m,
+                        seed,
+                        sigma,
+                        energy,
+                        nbetas,
+                        beta_idx,
+                        n,
+                        sampler,
+                        depth,
+                        tol,
+                        energy == "lse" ? precision : std::string("double")};
     return j.dump();
 }
 
@@ -76,7 +90,8 @@ std::set<std::string> existing_configs(const std::string& path) {
                                j.at("N").get<std::int64_t>(),
                                j.at("sampler").get<std::string>(),
                                j.at("depth").get<std::int64_t>(),
-                               j.at("tol").get<double>()));
+                               j.at("tol").get<double>(),
+                               j.value("precision", std::string("double"))));
     });
     return keys;
 }
@@ -138,6 +153,8 @@ int run(logl0_cli o) {
     const auto t_start = std::chrono::steady_clock::now();
     if (o.fresh) std::filesystem::remove(o.out);
     const std::set<std::string> have = existing_configs(o.out);
+    const std::string precision_name =
+        parse_precision(o.precision) == gradient_precision::single ? "single" : "double";
 
     std::vector<int> all_idx = o.beta_idx;
     if (all_idx.empty())
@@ -159,7 +176,8 @@ int run(logl0_cli o) {
                                       o.n,
                                       sampler_name,
                                       o.depth,
-                                      o.tol)))
+                                      o.tol,
+                                      precision_name)))
                 ++skipped;
             else
                 j.missing.push_back(i);
@@ -251,6 +269,7 @@ int run(logl0_cli o) {
         lo.lr_start = o.lr_start;
         lo.lr_end = o.lr_end;
         lo.tol = o.tol;
+        lo.precision = parse_precision(o.precision);
         lo.samples = !o.no_samples;
         std::vector<logl0_row> rows =
             run_logl0(make_matrix_view<const double>(j.x->data(), j.m, j.d), *j.gmm, lo, ex);
@@ -328,6 +347,11 @@ run_fn add_logl0(CLI::App& sub) {
     sub.add_option("--lr-start", o->lr_start, "LSE step size at t = 0")->capture_default_str();
     sub.add_option("--lr-end", o->lr_end, "LSE step size at t = depth")->capture_default_str();
     sub.add_option("--tol", o->tol, "LSE: a query stops once max|grad| < tol (0: full depth)")
+        ->capture_default_str();
+    sub.add_option("--precision",
+                   o->precision,
+                   "LSE gradient arithmetic: single (float32, like the reference; states in "
+                   "float64) or double")
         ->capture_default_str();
     sub.add_option("--sampler",
                    o->sampler,

@@ -20,6 +20,7 @@ struct retrieve_cli {
     double tol = retrieve_options{}.tol;
     double noise = retrieve_options{}.noise.start;
     std::uint64_t seed = retrieve_options{}.seed;
+    std::string precision = "state";
     std::vector<std::int64_t> clamp;
     std::string dtype = "auto";
     int threads = 0;
@@ -37,6 +38,7 @@ nlohmann::json run_retrieve(const retrieve_cli& o,
     ro.step_size = o.lr_end >= 0 ? schedule::cosine(o.lr, o.lr_end) : schedule::constant(o.lr);
     ro.noise = schedule::constant(o.noise);
     ro.seed = o.seed;
+    ro.precision = parse_precision(o.precision);
     ro.clamp = o.clamp;
     std::vector<T> m, q;
     if constexpr (sizeof(T) == 4) {
@@ -135,6 +137,11 @@ run_fn add_retrieve(CLI::App& sub) {
     sub.add_option("--noise", o->noise, "Gradient noise sigma: x -= lr (grad + sigma n)")
         ->capture_default_str();
     sub.add_option("--seed", o->seed, "Seed of the noise")->capture_default_str();
+    sub.add_option("--precision",
+                   o->precision,
+                   "Gradient arithmetic: state (the states' dtype) or single (float32 "
+                   "gradient, float64 states)")
+        ->capture_default_str();
     sub.add_option("--clamp", o->clamp, "Clamped coordinates (pattern completion), e.g. 0,1,2")
         ->delimiter(',');
     sub.add_option("--out,-o", o->out, "Retrieved states, .npy (B x d)")->required();

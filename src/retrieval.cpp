@@ -53,6 +53,17 @@ retrieval_method parse_method(std::string_view name) {
                            "' (choose fixed-point or gradient)");
 }
 
+std::string_view to_string(gradient_precision p) noexcept {
+    return p == gradient_precision::single ? "single" : "state";
+}
+
+gradient_precision parse_precision(std::string_view name) {
+    if (name == "state" || name == "double") return gradient_precision::state;
+    if (name == "single" || name == "float") return gradient_precision::single;
+    throw invalid_argument("unknown gradient precision '" + std::string(name) +
+                           "' (choose state or single)");
+}
+
 namespace {
 
 void check_schedule(const schedule& s, const char* what) {

@@ -13,6 +13,7 @@
 #include "denseam/gmm.hpp"
 #include "denseam/minima.hpp"
 #include "denseam/minima_search.hpp"
+#include "denseam/retrieval.hpp"
 
 namespace denseam {
 
@@ -202,7 +203,9 @@ struct logl0_options {
     std::uint64_t query_seed = 0;  ///< seed of sample_around (the same for every beta/energy)
     std::int64_t depth = 13000;    ///< LSE: gradient steps (the reference's depth)
     double lr_start = 0.01, lr_end = 1e-5;  ///< LSE: schedule::cosine(lr_start, lr_end)
-    double tol = 1e-6;               ///< LSE: a query stops once max|grad| < tol (0: fixed depth)
+    double tol = 1e-6;  ///< LSE: a query stops once max|grad| < tol (0: fixed depth)
+    /// LSE: gradient arithmetic; single = float32 like the reference (state kept in double).
+    gradient_precision precision = gradient_precision::single;
     double novelty_threshold = 0.1;  ///< novel = farther than this from every pattern
     /// LSE sound recoverability: pattern mu counts when the mean-shift fixed point started at
     /// xi_mu converges (max|grad| < tol, at most `depth` iterations) within recover_distance
@@ -239,6 +242,7 @@ struct logl0_row {
     // Arguments (filled by the caller where it knows them).
     std::int64_t k = 0, dim = 0, n_patterns = 0, n_per_pattern = 0, depth = 0;
     double true_sigma = 0.0, lr_start = 0.0, lr_end = 0.0, tol = 0.0;
+    std::string precision;  ///< LSE: "single" or "double" gradient arithmetic; LSR: "double"
     std::uint64_t seed = 0;
     std::string sampler, patterns;
 };

@@ -45,6 +45,14 @@ std::string_view to_string(retrieval_status s) noexcept;
 retrieval_method parse_method(std::string_view name);
 
 /// Options for retrieve(); defaults are the library's defaults.
+/// Arithmetic of the energy gradient in gradient descent.
+///   state:  in T, the type of the states (default);
+///   single: in float, while the state, the update and the stopping test stay in T (the
+///           reference's float32 arithmetic; about twice as fast when T is double). Distances
+///           are formed as differences first, so the gradient near a minimum is accurate to a
+///           few float ulps of the distance to the patterns, not of the coordinates.
+enum class gradient_precision { state, single };
+
 struct retrieve_options {
     retrieval_method method = retrieval_method::fixed_point;
     /// Gradient descent: number of steps; fixed point: maximum number of iterations.
@@ -62,7 +70,13 @@ struct retrieve_options {
     std::vector<std::int64_t> clamp;
     /// Seed of the noise; the noise of query i at step t depends only on (seed, i, t).
     std::uint64_t seed = 0;
+    /// Gradient descent: arithmetic of the gradient (see gradient_precision).
+    gradient_precision precision = gradient_precision::state;
 };
+
+std::string_view to_string(gradient_precision p) noexcept;
+/// "state" or "single" (also "double"/"float" as aliases of state/single for T = double).
+gradient_precision parse_precision(std::string_view name);
 
 /// Support sets in CSR form: query i's set is indices[offsets[i] .. offsets[i+1]).
 struct support_sets {

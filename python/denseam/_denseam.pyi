@@ -11,6 +11,7 @@ _Kernel = Literal[
 ]
 _Q = Literal["auto", "log", "identity"]
 _Method = Literal["fixed-point", "fixed_point", "gradient"]
+_Precision = Literal["state", "single", "double", "float"]
 _Schedule = Union[float, Sequence[float], npt.NDArray[np.floating]]
 _Clamp = Union[None, Sequence[int], Sequence[bool], npt.NDArray[np.integer], npt.NDArray[np.bool_]]
 _F32 = npt.NDArray[np.float32]
@@ -43,7 +44,7 @@ def retrieve(
     eps: float = ..., q: _Q = ..., degree: int = ..., method: _Method = ..., steps: int = ...,
     lr: _Schedule = ..., lr_end: float | None = ..., tol: float = ..., clamp: _Clamp = ...,
     noise: _Schedule = ..., noise_end: float | None = ..., beta_schedule: _Schedule | None = ...,
-    seed: int = ..., n_threads: int = ...
+    seed: int = ..., precision: _Precision = ..., n_threads: int = ...
 ) -> RetrievalResult: ...
 
 class RetrievalResult:
@@ -106,7 +107,8 @@ class Memory:
         self, queries: npt.ArrayLike, *, method: _Method = ..., steps: int = ...,
         lr: _Schedule = ..., lr_end: float | None = ..., tol: float = ..., clamp: _Clamp = ...,
         noise: _Schedule = ..., noise_end: float | None = ...,
-        beta_schedule: _Schedule | None = ..., seed: int = ..., n_threads: int = ...
+        beta_schedule: _Schedule | None = ..., seed: int = ...,
+        precision: _Precision = ..., n_threads: int = ...
     ) -> RetrievalResult: ...
 
 # ---- minima and beta tools (minima_bindings.cpp) ------------------------------------------------

@@ -52,6 +52,7 @@ struct retrieve_kwargs {
     std::optional<double> noise_end;
     py::object beta_schedule;
     std::uint64_t seed = 0;
+    std::string precision = "state";
     int n_threads = 0;
 };
 

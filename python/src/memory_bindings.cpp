@@ -171,6 +171,7 @@ void register_memory(py::module_& m) {
            std::optional<double> noise_end,
            const py::object& beta_schedule,
            std::uint64_t seed,
+           const std::string& precision,
            int n_threads) {
             const input_array qry = as_input(queries, "queries", "(n_queries, dim)");
             const retrieve_kwargs kw{.method = method,
@@ -183,6 +184,7 @@ void register_memory(py::module_& m) {
                                      .noise_end = noise_end,
                                      .beta_schedule = beta_schedule,
                                      .seed = seed,
+                                     .precision = precision,
                                      .n_threads = n_threads};
             return retrieve_call(self.as_memories(), qry, self.params(), kw);
         },
@@ -200,6 +202,7 @@ void register_memory(py::module_& m) {
         py::arg("noise_end") = py::none(),
         py::arg("beta_schedule") = py::none(),
         py::arg("seed") = rdefaults.seed,
+        py::arg("precision") = std::string(to_string(rdefaults.precision)),
         py::arg("n_threads") = exec_defaults.n_threads);
 
     cls.def(py::pickle(

@@ -106,6 +106,7 @@ retrieve_options make_options(const retrieve_kwargs& kw, std::int64_t dim) {
         o.beta = make_schedule(kw.beta_schedule, std::nullopt, "beta_schedule", "");
     o.clamp = make_clamp(kw.clamp, dim);
     o.seed = kw.seed;
+    o.precision = parse_precision(kw.precision);
     return o;
 }
 
@@ -222,6 +223,10 @@ beta_schedule : None or 1-D array_like
     Per-step beta_t for gradient descent (annealing); None uses beta.
 seed : int
     Seed of the noise.
+precision : str
+    Gradient descent: "state" evaluates the gradient in the dtype of the states; "single"
+    in float32 while float64 states, the update and the stopping test stay float64 (the
+    reference's float32 arithmetic; about twice as fast).
 n_threads : int
     OpenMP threads, 0 for the default.
 
@@ -385,6 +390,7 @@ void register_retrieval(py::module_& m) {
            std::optional<double> noise_end,
            const py::object& beta_schedule,
            std::uint64_t seed,
+           const std::string& precision,
            int n_threads) {
             const energy_params p = make_params(kernel, beta, eps, q, degree);
             const input_array mem = as_input(memories, "memories", "(n_memories, dim)");
@@ -399,6 +405,7 @@ void register_retrieval(py::module_& m) {
                                      .noise_end = noise_end,
                                      .beta_schedule = beta_schedule,
                                      .seed = seed,
+                                     .precision = precision,
                                      .n_threads = n_threads};
             return retrieve_call(mem, qry, p, kw);
         },
@@ -421,6 +428,7 @@ void register_retrieval(py::module_& m) {
         py::arg("noise_end") = py::none(),
         py::arg("beta_schedule") = py::none(),
         py::arg("seed") = rdefaults.seed,
+        py::arg("precision") = std::string(to_string(rdefaults.precision)),
         py::arg("n_threads") = exec_defaults.n_threads);
 }
 

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 #include <numbers>
+#include <type_traits>
 #include <vector>
 
 #include "cpu/parallel.hpp"
@@ -214,187 +215,399 @@ retrieve_result<T> mean_shift(matrix_view<const T> mem,
 }
 
 // Gradient descent for small memory sets (M * dim <= small_descent_limit): no engine call (and
-// no GEMM) per step. Queries descend in blocks of `lanes`, in double, vectorised across the
-// block (memory sets of a few dozen patterns are too small to vectorise over); a query that
-// stops is frozen while the others go on. Same update, stopping rule and statuses as the tiled
-// path; the kernel math comes from the same policies and assemble_scale.
+// no GEMM) per step. Queries descend in blocks of `lanes`, vectorised across the block (memory
+// sets of a few dozen patterns are too small to vectorise over); a query that stops is frozen
+// while the others go on. Same update, stopping rule and statuses as the tiled path; the kernel
+// math comes from the same policies and assemble_scale. The gradient is evaluated in C (T, or
+// float for gradient_precision::single), the state and the update stay in T (held in double).
+// For distance kernels the gradient is formed as sum_mu w_mu (x - xi_mu), from differences, so
+// that near a minimum it is accurate relative to the distances, not to the coordinates.
+//
+// Neighbour lists (distance kernels at a fixed beta): a block works on the patterns that can
+// matter to any of its queries, found from exact distances at the last rebuild and valid while
+// no query of the block has moved more than a skin s from where it was then. With r the distance
+// at the rebuild and r_min the nearest, a pattern is left out when, for every query of the block,
+//   compact kernels: (beta / 2) (r - s)^2 >= 1 (its kernel and weight are exactly 0 anywhere
+//                    within s: the result is the same as over all patterns), or
+//   LSE:             (beta / 2) ((r - s)^2 - (r_min + s)^2) > cut = 40 + ln M (its weight,
+//                    relative to the nearest pattern's, is below e^-cut: all left-out weights
+//                    together change the sums by less than 2^-54 of the largest term, i.e. below
+//                    double rounding).
+// The nearest pattern is always kept, so the max-shift is the same as over all patterns. The
+// list is rebuilt when a query of the block has moved s away, and never once it holds every
+// pattern (small beta). Under a beta schedule, and for poly, a block uses all patterns.
 constexpr std::int64_t small_descent_limit = 1 << 14;
-constexpr int lanes = 8;
+constexpr int lanes = 16;
 
-template <class P, class T>
+// What every block of small_descent shares.
+template <class T>
+struct small_setup {
+    small_setup(const energy_params& p, const retrieve_options& o, retrieve_result<T>& r)
+        : prm(p), opt(o), res(r) {}
+    const energy_params& prm;
+    const retrieve_options& opt;
+    retrieve_result<T>& res;
+    std::int64_t n_mem = 0, dim = 0, n = 0;
+    std::vector<double> memd, alpha, betas, sigma, keep_dim;
+    bool any_noise = false, prune = false, log_q = false;
+    double hb_fixed = 0.0, cut = 0.0, skin = 0.0;
+};
+
+// One block of `lanes` queries, from start to stop. Compiled twice where GCC can (AVX-512 and
+// the baseline x86-64-v3), the better one picked at load time by the CPU's features; inline
+// helpers are inlined into each clone, so both compute the same thing.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define DENSEAM_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "default")))
+#else
+#define DENSEAM_MULTIVERSION
+#endif
+
+template <class P, class T, class C>
+DENSEAM_MULTIVERSION void small_block(const small_setup<T>& s, std::int64_t blk) {
+    const auto& prm = s.prm;
+    const auto& opt = s.opt;
+    auto& res = s.res;
+    const std::int64_t n_mem = s.n_mem, dim = s.dim, n = s.n;
+    const auto& memd = s.memd;
+    const auto &alpha = s.alpha, &betas = s.betas, &sigma = s.sigma, &keep_dim = s.keep_dim;
+    const bool any_noise = s.any_noise, prune = s.prune, log_q = s.log_q;
+    const double hb_fixed = s.hb_fixed, cut = s.cut, skin = s.skin;
+    using lane_d = std::array<double, lanes>;
+    using lane_c = std::array<C, lanes>;
+    // Patterns per distance group and coordinates per gradient group: enough independent
+    // accumulation chains to fill the FMA pipes, few enough to stay in registers.
+    constexpr int PU = sizeof(C) == 4 ? 8 : 4;
+    constexpr int KB = sizeof(C) == 4 ? 8 : 4;
+    const auto sd = static_cast<std::size_t>(dim);
+    const std::int64_t i0 = blk * lanes;
+    const int nl = static_cast<int>(std::min<std::int64_t>(lanes, n - i0));
+    std::vector<lane_d> x(sd), x0(sd), g(sd), dist2(static_cast<std::size_t>(n_mem));
+    std::vector<lane_c> xc(sd), q(static_cast<std::size_t>(n_mem)),
+        w(static_cast<std::size_t>(n_mem));
+    // The block's patterns, packed, in C (all of them until a rebuild decides).
+    std::vector<C> list_xi(static_cast<std::size_t>(n_mem * dim));
+    for (std::size_t j = 0; j < list_xi.size(); ++j) list_xi[j] = static_cast<C>(memd[j]);
+    std::int64_t n_list = n_mem;
+    bool list_final = !prune;
+    lane_d active{}, gmax{}, rmin{}, scale{};
+    lane_c shift{}, z{}, sw{};
+    std::array<retrieval_status, lanes> status;
+    std::array<std::int64_t, lanes> steps{};
+    status.fill(retrieval_status::max_steps);
+    for (int l = 0; l < lanes; ++l) {
+        active[static_cast<std::size_t>(l)] = l < nl ? 1.0 : 0.0;
+        for (std::int64_t k = 0; k < dim; ++k)
+            x[static_cast<std::size_t>(k)][static_cast<std::size_t>(l)] =
+                l < nl
+                    ? static_cast<double>(res.states[static_cast<std::size_t>((i0 + l) * dim + k)])
+                    : 0.0;
+    }
+    const auto rebuild = [&] {
+        // Exact (double) squared distances to every pattern.
+        for (std::int64_t m = 0; m < n_mem; ++m) {
+            const double* xi = memd.data() + m * dim;
+            lane_d acc{};
+            for (std::int64_t k = 0; k < dim; ++k) {
+                const lane_d& xk = x[static_cast<std::size_t>(k)];
+#pragma omp simd
+                for (int l = 0; l < lanes; ++l) {
+                    const double diff = xk[l] - xi[k];
+                    acc[l] += diff * diff;
+                }
+            }
+            dist2[static_cast<std::size_t>(m)] = acc;
+        }
+        for (int l = 0; l < lanes; ++l) {
+            double best = INFINITY;
+            for (std::int64_t m = 0; m < n_mem; ++m)
+                best = std::min(best, dist2[static_cast<std::size_t>(m)][l]);
+            rmin[l] = std::sqrt(best);
+        }
+        n_list = 0;
+        for (std::int64_t m = 0; m < n_mem; ++m) {
+            bool needed = false;
+            for (int l = 0; l < nl && !needed; ++l) {
+                if (active[l] == 0.0) continue;
+                const double r = std::sqrt(dist2[static_cast<std::size_t>(m)][l]);
+                // Conservative by a relative 1e-12 against rounding in r and s.
+                const double lo = std::max(0.0, r - skin - 1e-12 * (1.0 + r));
+                if constexpr (P::compact) {
+                    needed = hb_fixed * lo * lo < 1.0;
+                } else {
+                    const double hi = rmin[l] + skin + 1e-12 * (1.0 + rmin[l]);
+                    needed = hb_fixed * (lo * lo - hi * hi) <= cut;
+                }
+            }
+            if (!needed) continue;
+            for (std::int64_t k = 0; k < dim; ++k)
+                list_xi[static_cast<std::size_t>(n_list * dim + k)] =
+                    static_cast<C>(memd[static_cast<std::size_t>(m * dim + k)]);
+            ++n_list;
+        }
+        list_final = n_list == n_mem;
+        x0 = x;
+    };
+    if (!list_final) rebuild();
+    int n_active = nl;
+    for (std::int64_t t = 0; t < opt.max_steps && n_active > 0; ++t) {
+        const auto st = static_cast<std::size_t>(t);
+        const double beta = betas[st];
+        if (!list_final) {
+            lane_d s2{};
+            for (std::int64_t k = 0; k < dim; ++k) {
+                const lane_d& xk = x[static_cast<std::size_t>(k)];
+                const lane_d& x0k = x0[static_cast<std::size_t>(k)];
+#pragma omp simd
+                for (int l = 0; l < lanes; ++l) {
+                    const double dx = xk[l] - x0k[l];
+                    s2[l] += active[l] * (dx * dx);
+                }
+            }
+            double moved = 0.0;
+            for (int l = 0; l < lanes; ++l) moved = std::max(moved, s2[l]);
+            if (!(std::sqrt(moved) < 0.999 * skin)) rebuild();
+        }
+        for (std::int64_t k = 0; k < dim; ++k)
+#pragma omp simd
+            for (int l = 0; l < lanes; ++l)
+                xc[static_cast<std::size_t>(k)][l] =
+                    static_cast<C>(x[static_cast<std::size_t>(k)][l]);
+        // Squared distances (or dot products), U patterns at a time (independent chains):
+        // groups of PU, then one group each of 4, 2 and 1 for the rest.
+        const auto dist_group = [&]<int U>(std::int64_t m) __attribute__((always_inline)) {
+            const C* xi = list_xi.data() + m * dim;
+            std::array<lane_c, U> acc{};
+            for (std::int64_t k = 0; k < dim; ++k) {
+                const lane_c& xk = xc[static_cast<std::size_t>(k)];
+                for (int u = 0; u < U; ++u) {
+                    const C c = xi[u * dim + k];
+                    lane_c& au = acc[static_cast<std::size_t>(u)];
+#pragma omp simd
+                    for (int l = 0; l < lanes; ++l) {
+                        if constexpr (P::distance) {
+                            const C diff = xk[l] - c;
+                            au[l] += diff * diff;
+                        } else {
+                            au[l] += xk[l] * c;
+                        }
+                    }
+                }
+            }
+            for (int u = 0; u < U; ++u)
+                q[static_cast<std::size_t>(m + u)] = acc[static_cast<std::size_t>(u)];
+        };
+        std::int64_t m = 0;
+        for (; m + PU <= n_list; m += PU) dist_group.template operator()<PU>(m);
+        if (m + 4 <= n_list) {
+            dist_group.template operator()<4>(m);
+            m += 4;
+        }
+        if (m + 2 <= n_list) {
+            dist_group.template operator()<2>(m);
+            m += 2;
+        }
+        if (m < n_list) dist_group.template operator()<1>(m);
+        const C hb = static_cast<C>(0.5 * beta), bc = static_cast<C>(beta);
+#pragma omp simd
+        for (int l = 0; l < lanes; ++l) {
+            shift[l] = P::exp_type ? std::numeric_limits<C>::infinity() : C(0);
+            z[l] = C(0);
+            sw[l] = C(0);
+        }
+        if constexpr (P::exp_type) {
+            for (std::int64_t j = 0; j < n_list; ++j)
+#pragma omp simd
+                for (int l = 0; l < lanes; ++l)
+                    shift[l] = std::min(shift[l], hb * q[static_cast<std::size_t>(j)][l]);
+        }
+        for (std::int64_t j = 0; j < n_list; ++j) {
+            const lane_c& qj = q[static_cast<std::size_t>(j)];
+            lane_c& wj = w[static_cast<std::size_t>(j)];
+#pragma omp simd
+            for (int l = 0; l < lanes; ++l) {
+                C v, ww;
+                if constexpr (P::distance) {
+                    const C a = hb * qj[l] - shift[l];
+                    v = P::value(a);
+                    ww = P::exp_type ? v : P::weight(a);
+                } else {
+                    v = P::value(bc * qj[l], prm.degree);
+                    ww = P::weight(bc * qj[l], prm.degree);
+                }
+                z[l] += v;
+                sw[l] += ww;
+                wj[l] = ww;
+            }
+        }
+        if (log_q && prm.eps == 0.0) {
+#pragma omp simd
+            for (int l = 0; l < lanes; ++l) {
+                const double zl = static_cast<double>(z[l]);
+                scale[l] = zl > 0.0 ? 1.0 / zl : 0.0;  // = assemble_scale's value for eps = 0
+            }
+        } else {
+            for (int l = 0; l < lanes; ++l)
+                scale[l] = assemble_scale(
+                    static_cast<double>(shift[l]), static_cast<double>(z[l]), beta, prm.eps, log_q);
+        }
+        // Gradient: scale * sum_mu w_mu (x - xi_mu) (distance kernels) or
+        // -scale * sum_mu w_mu xi_mu (poly), KB coordinates at a time (their sums in registers).
+        for (std::int64_t k0 = 0; k0 < dim; k0 += KB) {
+            const int kc = static_cast<int>(std::min<std::int64_t>(KB, dim - k0));
+            std::array<lane_c, KB> acc{};
+            const auto add = [&](int kk, const lane_c& wj, C c) {
+                const lane_c& xk = xc[static_cast<std::size_t>(k0 + kk)];
+                lane_c& ak = acc[static_cast<std::size_t>(kk)];
+#pragma omp simd
+                for (int l = 0; l < lanes; ++l) {
+                    if constexpr (P::distance)
+                        ak[l] += wj[l] * (xk[l] - c);
+                    else
+                        ak[l] -= wj[l] * c;
+                }
+            };
+            if (kc == KB) {
+                for (std::int64_t j = 0; j < n_list; ++j) {
+                    const lane_c& wj = w[static_cast<std::size_t>(j)];
+                    const C* xi = list_xi.data() + j * dim + k0;
+                    for (int kk = 0; kk < KB; ++kk) add(kk, wj, xi[kk]);
+                }
+            } else {
+                for (std::int64_t j = 0; j < n_list; ++j) {
+                    const lane_c& wj = w[static_cast<std::size_t>(j)];
+                    const C* xi = list_xi.data() + j * dim + k0;
+                    for (int kk = 0; kk < kc; ++kk) add(kk, wj, xi[kk]);
+                }
+            }
+            for (int kk = 0; kk < kc; ++kk) {
+                lane_d& gk = g[static_cast<std::size_t>(k0 + kk)];
+                const lane_c& ak = acc[static_cast<std::size_t>(kk)];
+                const double keep = keep_dim[static_cast<std::size_t>(k0 + kk)];
+#pragma omp simd
+                for (int l = 0; l < lanes; ++l)
+                    gk[l] = keep * scale[l] * static_cast<double>(ak[l]);
+            }
+        }
+        gmax.fill(0.0);
+        for (std::int64_t k = 0; k < dim; ++k) {
+            const lane_d& gk = g[static_cast<std::size_t>(k)];
+#pragma omp simd
+            for (int l = 0; l < lanes; ++l) {
+                // NaN must win (std::max would drop it and report convergence).
+                const double ag = std::abs(gk[l]);
+                gmax[l] = (ag > gmax[l] || ag != ag) ? ag : gmax[l];
+            }
+        }
+        // Stopping decisions; `move` is 1 for the lanes that take this step.
+        lane_d move{};
+        for (int l = 0; l < nl; ++l) {
+            if (active[static_cast<std::size_t>(l)] == 0.0) continue;
+            retrieval_status stop = retrieval_status::max_steps;
+            bool stopped = true;
+            if (P::compact && z[l] == C(0))
+                stop = retrieval_status::out_of_support;
+            else if (!std::isfinite(gmax[l]))
+                stop = retrieval_status::non_finite;
+            else if (opt.tol > 0.0 && gmax[l] < opt.tol)
+                stop = retrieval_status::converged;
+            else
+                stopped = false;
+            if (stopped) {
+                status[static_cast<std::size_t>(l)] = stop;
+                steps[static_cast<std::size_t>(l)] = t;
+                active[static_cast<std::size_t>(l)] = 0.0;
+                --n_active;
+                continue;
+            }
+            move[l] = 1.0;
+            steps[static_cast<std::size_t>(l)] = t + 1;
+        }
+        if (any_noise && sigma[st] != 0.0) {
+            for (int l = 0; l < nl; ++l) {
+                if (move[l] == 0.0) continue;
+                for (std::int64_t k = 0; k < dim; ++k)
+                    g[static_cast<std::size_t>(k)][l] +=
+                        keep_dim[static_cast<std::size_t>(k)] * sigma[st] *
+                        counter_normal(opt.seed,
+                                       static_cast<std::uint64_t>(i0 + l),
+                                       static_cast<std::uint64_t>(t),
+                                       static_cast<std::uint64_t>(k));
+            }
+        }
+        // The state lives in T between steps, as on the tiled path; frozen lanes keep
+        // theirs.
+        const double a_t = alpha[st];
+        lane_d finite{};
+        finite.fill(1.0);
+        for (std::int64_t k = 0; k < dim; ++k) {
+            lane_d& xk = x[static_cast<std::size_t>(k)];
+            const lane_d& gk = g[static_cast<std::size_t>(k)];
+#pragma omp simd
+            for (int l = 0; l < lanes; ++l) {
+                const double v =
+                    static_cast<double>(static_cast<T>(static_cast<T>(xk[l]) - a_t * gk[l]));
+                xk[l] = move[l] != 0.0 ? v : xk[l];
+                finite[l] = (move[l] == 0.0 || v - v == 0.0) ? finite[l] : 0.0;
+            }
+        }
+        for (int l = 0; l < nl; ++l) {
+            if (move[l] != 0.0 && finite[l] == 0.0) {
+                status[static_cast<std::size_t>(l)] = retrieval_status::non_finite;
+                active[static_cast<std::size_t>(l)] = 0.0;
+                --n_active;
+            }
+        }
+    }
+    for (int l = 0; l < nl; ++l) {
+        const auto si = static_cast<std::size_t>(i0 + l);
+        for (std::int64_t k = 0; k < dim; ++k)
+            res.states[static_cast<std::size_t>((i0 + l) * dim + k)] =
+                static_cast<T>(x[static_cast<std::size_t>(k)][static_cast<std::size_t>(l)]);
+        res.status[si] = status[static_cast<std::size_t>(l)];
+        res.steps[si] = steps[static_cast<std::size_t>(l)];
+    }
+}
+
+template <class P, class T, class C>
 void small_descent(matrix_view<const T> mem,
                    const energy_params& prm,
                    const retrieve_options& opt,
                    const std::vector<char>& clamped,
                    retrieve_result<T>& res,
                    const exec_options& exec) {
-    const std::int64_t n_mem = mem.rows, dim = mem.cols;
-    const auto n = static_cast<std::int64_t>(res.steps.size());
-    std::vector<double> memd(static_cast<std::size_t>(n_mem * dim));
-    for (std::int64_t m = 0; m < n_mem; ++m)
-        for (std::int64_t k = 0; k < dim; ++k)
-            memd[static_cast<std::size_t>(m * dim + k)] = static_cast<double>(mem(m, k));
+    small_setup<T> s{prm, opt, res};
+    s.n_mem = mem.rows;
+    s.dim = mem.cols;
+    s.n = static_cast<std::int64_t>(res.steps.size());
+    s.memd.resize(static_cast<std::size_t>(s.n_mem * s.dim));
+    for (std::int64_t m = 0; m < s.n_mem; ++m)
+        for (std::int64_t k = 0; k < s.dim; ++k)
+            s.memd[static_cast<std::size_t>(m * s.dim + k)] = static_cast<double>(mem(m, k));
     const bool use_beta_schedule =
         !(opt.beta.type == schedule::kind::constant && !(opt.beta.start > 0.0));
-    const bool log_q = resolved_q(prm) == q_kind::log;
-    std::vector<double> alpha(static_cast<std::size_t>(opt.max_steps)),
-        betas(static_cast<std::size_t>(opt.max_steps)),
-        sigma(static_cast<std::size_t>(opt.max_steps));
+    s.log_q = resolved_q(prm) == q_kind::log;
+    const auto steps = static_cast<std::size_t>(opt.max_steps);
+    s.alpha.resize(steps);
+    s.betas.resize(steps);
+    s.sigma.resize(steps);
     for (std::int64_t t = 0; t < opt.max_steps; ++t) {
         const auto st = static_cast<std::size_t>(t);
-        alpha[st] = opt.step_size.at(t, opt.max_steps);
-        betas[st] = use_beta_schedule ? opt.beta.at(t, opt.max_steps) : prm.beta;
-        sigma[st] = opt.noise.at(t, opt.max_steps);
+        s.alpha[st] = opt.step_size.at(t, opt.max_steps);
+        s.betas[st] = use_beta_schedule ? opt.beta.at(t, opt.max_steps) : prm.beta;
+        s.sigma[st] = opt.noise.at(t, opt.max_steps);
+        s.any_noise = s.any_noise || s.sigma[st] != 0.0;
     }
-    const std::int64_t n_blocks = (n + lanes - 1) / lanes;
-    parallel_for(n_blocks, exec, [&](std::int64_t blk) {
-        using lane_t = std::array<double, lanes>;
-        const std::int64_t i0 = blk * lanes;
-        const int nl = static_cast<int>(std::min<std::int64_t>(lanes, n - i0));
-        std::vector<lane_t> x(static_cast<std::size_t>(dim)), g(static_cast<std::size_t>(dim)),
-            q(static_cast<std::size_t>(n_mem)), w(static_cast<std::size_t>(n_mem));
-        lane_t active{}, shift{}, z{}, sw{}, scale{}, gmax{};
-        std::array<retrieval_status, lanes> status;
-        std::array<std::int64_t, lanes> steps{};
-        status.fill(retrieval_status::max_steps);
-        for (int l = 0; l < lanes; ++l) {
-            active[static_cast<std::size_t>(l)] = l < nl ? 1.0 : 0.0;
-            for (std::int64_t k = 0; k < dim; ++k)
-                x[static_cast<std::size_t>(k)][static_cast<std::size_t>(l)] =
-                    l < nl ? static_cast<double>(
-                                 res.states[static_cast<std::size_t>((i0 + l) * dim + k)])
-                           : 0.0;
-        }
-        int n_active = nl;
-        for (std::int64_t t = 0; t < opt.max_steps && n_active > 0; ++t) {
-            const auto st = static_cast<std::size_t>(t);
-            const double beta = betas[st];
-            for (std::int64_t m = 0; m < n_mem; ++m) {
-                const double* xi = memd.data() + m * dim;
-                lane_t acc{};
-                for (std::int64_t k = 0; k < dim; ++k) {
-                    const lane_t& xk = x[static_cast<std::size_t>(k)];
-                    const double c = xi[k];
-#pragma omp simd
-                    for (int l = 0; l < lanes; ++l) {
-                        if constexpr (P::distance) {
-                            const double diff = xk[l] - c;
-                            acc[l] += diff * diff;
-                        } else {
-                            acc[l] += xk[l] * c;
-                        }
-                    }
-                }
-                q[static_cast<std::size_t>(m)] = acc;
-            }
-            for (int l = 0; l < lanes; ++l) {
-                shift[l] = P::exp_type ? INFINITY : 0.0;
-                z[l] = 0.0;
-                sw[l] = 0.0;
-            }
-            const double hb = 0.5 * beta;
-            if constexpr (P::exp_type) {
-                for (std::int64_t m = 0; m < n_mem; ++m)
-#pragma omp simd
-                    for (int l = 0; l < lanes; ++l)
-                        shift[l] = std::min(shift[l], hb * q[static_cast<std::size_t>(m)][l]);
-            }
-            for (std::int64_t m = 0; m < n_mem; ++m) {
-                lane_t& qm = q[static_cast<std::size_t>(m)];
-                lane_t& wm = w[static_cast<std::size_t>(m)];
-#pragma omp simd
-                for (int l = 0; l < lanes; ++l) {
-                    double v, ww;
-                    if constexpr (P::distance) {
-                        const double a = hb * qm[l] - shift[l];
-                        v = P::value(a);
-                        ww = P::weight(a);
-                    } else {
-                        v = P::value(beta * qm[l], prm.degree);
-                        ww = P::weight(beta * qm[l], prm.degree);
-                    }
-                    z[l] += v;
-                    sw[l] += ww;
-                    wm[l] = ww;
-                }
-            }
-            for (int l = 0; l < lanes; ++l)
-                scale[l] = assemble_scale(shift[l], z[l], beta, prm.eps, log_q);
-            for (std::int64_t k = 0; k < dim; ++k) {
-                lane_t acc{};
-                for (std::int64_t m = 0; m < n_mem; ++m) {
-                    const lane_t& wm = w[static_cast<std::size_t>(m)];
-                    const double c = memd[static_cast<std::size_t>(m * dim + k)];
-#pragma omp simd
-                    for (int l = 0; l < lanes; ++l) acc[l] += wm[l] * c;
-                }
-                g[static_cast<std::size_t>(k)] = acc;
-            }
-            gmax.fill(0.0);
-            for (std::int64_t k = 0; k < dim; ++k) {
-                lane_t& gk = g[static_cast<std::size_t>(k)];
-                const lane_t& xk = x[static_cast<std::size_t>(k)];
-                const double keep = clamped[static_cast<std::size_t>(k)] ? 0.0 : 1.0;
-#pragma omp simd
-                for (int l = 0; l < lanes; ++l) {
-                    const double self = P::distance ? sw[l] * xk[l] : 0.0;
-                    gk[l] = keep * scale[l] * (self - gk[l]);
-                    // NaN must win (std::max would drop it and report convergence).
-                    const double ag = std::abs(gk[l]);
-                    gmax[l] = (ag > gmax[l] || ag != ag) ? ag : gmax[l];
-                }
-            }
-            for (int l = 0; l < nl; ++l) {
-                if (active[static_cast<std::size_t>(l)] == 0.0) continue;
-                retrieval_status stop = retrieval_status::max_steps;
-                bool stopped = true;
-                if (P::compact && z[l] == 0.0)
-                    stop = retrieval_status::out_of_support;
-                else if (!std::isfinite(gmax[l]))
-                    stop = retrieval_status::non_finite;
-                else if (opt.tol > 0.0 && gmax[l] < opt.tol)
-                    stop = retrieval_status::converged;
-                else
-                    stopped = false;
-                if (stopped) {
-                    status[static_cast<std::size_t>(l)] = stop;
-                    steps[static_cast<std::size_t>(l)] = t;
-                    active[static_cast<std::size_t>(l)] = 0.0;
-                    --n_active;
-                    continue;
-                }
-                bool finite = true;
-                for (std::int64_t k = 0; k < dim; ++k) {
-                    if (clamped[static_cast<std::size_t>(k)]) continue;
-                    double step = g[static_cast<std::size_t>(k)][l];
-                    if (sigma[st] != 0.0)
-                        step += sigma[st] * counter_normal(opt.seed,
-                                                           static_cast<std::uint64_t>(i0 + l),
-                                                           static_cast<std::uint64_t>(t),
-                                                           static_cast<std::uint64_t>(k));
-                    // The state lives in T between steps, as on the tiled path.
-                    double& xv = x[static_cast<std::size_t>(k)][l];
-                    const T v = static_cast<T>(static_cast<T>(xv) - alpha[st] * step);
-                    xv = static_cast<double>(v);
-                    finite = finite && std::isfinite(xv);
-                }
-                steps[static_cast<std::size_t>(l)] = t + 1;
-                if (!finite) {
-                    status[static_cast<std::size_t>(l)] = retrieval_status::non_finite;
-                    active[static_cast<std::size_t>(l)] = 0.0;
-                    --n_active;
-                }
-            }
-        }
-        for (int l = 0; l < nl; ++l) {
-            const auto si = static_cast<std::size_t>(i0 + l);
-            for (std::int64_t k = 0; k < dim; ++k)
-                res.states[static_cast<std::size_t>((i0 + l) * dim + k)] =
-                    static_cast<T>(x[static_cast<std::size_t>(k)][static_cast<std::size_t>(l)]);
-            res.status[si] = status[static_cast<std::size_t>(l)];
-            res.steps[si] = steps[static_cast<std::size_t>(l)];
-        }
-    });
+    s.prune = P::distance && !use_beta_schedule && s.n_mem > 1;
+    s.hb_fixed = 0.5 * prm.beta;
+    s.cut = 40.0 + std::log(static_cast<double>(s.n_mem));
+    // Skin: half the support radius sqrt(2 / beta) (the distance a shell query starts from).
+    s.skin = 0.5 * std::sqrt(2.0 / prm.beta);
+    s.keep_dim.resize(static_cast<std::size_t>(s.dim));
+    for (std::int64_t k = 0; k < s.dim; ++k)
+        s.keep_dim[static_cast<std::size_t>(k)] = clamped[static_cast<std::size_t>(k)] ? 0.0 : 1.0;
+    parallel_for(
+        (s.n + lanes - 1) / lanes, exec, [&](std::int64_t blk) { small_block<P, T, C>(s, blk); });
 }
 
 template <class T>
@@ -415,13 +628,25 @@ retrieve_result<T> gradient_descent(matrix_view<const T> mem,
     std::vector<std::int64_t> active(static_cast<std::size_t>(n));
     if (mem.rows * dim <= small_descent_limit) {
         with_kernel(prm.kernel, [&](auto policy) {
-            small_descent<decltype(policy), T>(mem, prm, opt, clamped, res, exec);
+            using P = decltype(policy);
+            if constexpr (std::is_same_v<T, float>)
+                small_descent<P, T, float>(mem, prm, opt, clamped, res, exec);
+            else if (opt.precision == gradient_precision::single)
+                small_descent<P, T, float>(mem, prm, opt, clamped, res, exec);
+            else
+                small_descent<P, T, double>(mem, prm, opt, clamped, res, exec);
         });
         active.clear();  // every query is finished
+    } else {
+        for (std::int64_t i = 0; i < n; ++i) active[static_cast<std::size_t>(i)] = i;
     }
-    for (std::int64_t i = 0; i < n; ++i) active[static_cast<std::size_t>(i)] = i;
     std::vector<T> xs, grad, e;
     std::vector<energy_status> st;
+    const bool single = !std::is_same_v<T, float> && opt.precision == gradient_precision::single;
+    std::vector<float> mem_f, xs_f, grad_f, e_f;
+    if (single && !active.empty())
+        for (std::int64_t m = 0; m < mem.rows; ++m)
+            for (std::int64_t k = 0; k < dim; ++k) mem_f.push_back(static_cast<float>(mem(m, k)));
     for (std::int64_t t = 0; t < opt.max_steps && !active.empty(); ++t) {
         const auto na = static_cast<std::int64_t>(active.size());
         xs.resize(static_cast<std::size_t>(na * dim));
@@ -438,13 +663,29 @@ retrieve_result<T> gradient_descent(matrix_view<const T> mem,
         if (use_beta_schedule) p.beta = opt.beta.at(t, opt.max_steps);
         const double alpha = opt.step_size.at(t, opt.max_steps);
         const double sigma = opt.noise.at(t, opt.max_steps);
-        energy_unchecked(mem,
-                         matrix_view<const T>(xs.data(), na, dim),
-                         p,
-                         std::span<T>(e),
-                         matrix_view<T>(grad.data(), na, dim),
-                         std::span(st),
-                         exec);
+        if (single) {
+            // gradient_precision::single for T = double: the engine in float, the state in T.
+            xs_f.assign(xs.begin(), xs.end());
+            grad_f.resize(xs.size());
+            e_f.resize(e.size());
+            energy_unchecked(matrix_view<const float>(mem_f.data(), mem.rows, dim),
+                             matrix_view<const float>(xs_f.data(), na, dim),
+                             p,
+                             std::span<float>(e_f),
+                             matrix_view<float>(grad_f.data(), na, dim),
+                             std::span(st),
+                             exec);
+            std::copy(grad_f.begin(), grad_f.end(), grad.begin());
+            std::copy(e_f.begin(), e_f.end(), e.begin());
+        } else {
+            energy_unchecked(mem,
+                             matrix_view<const T>(xs.data(), na, dim),
+                             p,
+                             std::span<T>(e),
+                             matrix_view<T>(grad.data(), na, dim),
+                             std::span(st),
+                             exec);
+        }
         std::vector<std::int64_t> still;
         still.reserve(active.size());
         for (std::int64_t a = 0; a < na; ++a) {

@@ -128,6 +128,8 @@ std::vector<logl0_row> run_logl0(matrix_view<const double> patterns,
         r.lr_start = o.lr_start;
         r.lr_end = o.lr_end;
         r.tol = o.tol;
+        r.precision =
+            lse && o.precision == gradient_precision::single ? "single" : "double";
         r.sampler = std::string(to_string(o.sampler));
 
         energy_params ep;
@@ -206,6 +208,7 @@ std::vector<logl0_row> run_logl0(matrix_view<const double> patterns,
             ro.method = retrieval_method::gradient;
             ro.max_steps = o.depth;
             ro.tol = o.tol;
+            ro.precision = o.precision;
             ro.step_size = schedule::cosine(o.lr_start, o.lr_end);
         } else {
             ro.method = retrieval_method::fixed_point;
@@ -357,6 +360,7 @@ std::string to_json(const logl0_row& r) {
     j["lr_start"] = r.lr_start;
     j["lr_end"] = r.lr_end;
     j["tol"] = r.tol;
+    j["precision"] = r.precision;
     j["sampler"] = r.sampler;
     if (!r.patterns.empty()) j["patterns"] = r.patterns;
     // Ours.

@@ -76,6 +76,22 @@ def test_logl0_resume_and_lse_early_stop(run_cli, tmp_path):
     assert p.returncode == 0, p.stderr
     (r,) = read_jsonl(tmp_path / "f.jsonl")
     assert r["num_converged"] == 0 and r["mean_steps"] == 50
+    # The LSE gradient in float32 (default, like the reference) or float64: the same run to
+    # float accuracy, and a separate configuration for resume.
+    runs = {}
+    for prec in ["single", "double"]:
+        p = run_cli(["logl0", *SMALL, "--seed", "3", "--energy", "lse", "--beta-idx", "1,3",
+                     "--precision", prec, "--out", tmp_path / "p.jsonl"])
+        assert p.returncode == 0, p.stderr
+        assert "2 rows written, 0 already" in p.stdout
+    rows = read_jsonl(tmp_path / "p.jsonl")
+    for r in rows:
+        runs[(r["precision"], r["beta_idx"])] = r
+    for i in [1, 3]:
+        a, b = runs[("single", i)], runs[("double", i)]
+        assert a["avg_logl"] == pytest.approx(b["avg_logl"], abs=1e-5)
+        assert a["num_converged"] == b["num_converged"]
+        assert a["num_unique_minima"] == b["num_unique_minima"]
 
 
 @pytest.mark.parametrize("args, fragment", [
@@ -88,6 +104,7 @@ def test_logl0_resume_and_lse_early_stop(run_cli, tmp_path):
     (["--gmm", "g.json"], "--patterns"),
     (["--patterns", "missing.npy"], "missing.npy"),
     (["--true-sigma", "-1"], "--true-sigma"),
+    (["--precision", "half"], "unknown gradient precision 'half'"),
 ])
 def test_logl0_bad_input(run_cli, tmp_path, args, fragment):
     out = tmp_path / "o.jsonl"

@@ -3,8 +3,10 @@
 // energy, gradient descent options, determinism and bad input.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "denseam/error.hpp"
@@ -307,3 +309,100 @@ TEST(RetrievalErrors, BadOptionsAreRejected) {
 }
 
 }  // namespace
+
+namespace {
+
+// Queries near the patterns: pattern i % M plus a uniform offset in [-spread, spread]^d.
+std::vector<double> near_patterns(
+    const std::vector<double>& mem, std::int64_t d, std::int64_t n, double spread, unsigned seed) {
+    const auto m = static_cast<std::int64_t>(mem.size()) / d;
+    auto off = oracle::uniform(n * d, seed, -spread, spread);
+    for (std::int64_t i = 0; i < n; ++i)
+        for (std::int64_t k = 0; k < d; ++k) off[i * d + k] += mem[(i % m) * d + k];
+    return off;
+}
+
+}  // namespace
+
+// The small-set descent keeps per-block neighbour lists at large beta (patterns whose weight
+// is below e^-(40 + ln M) of the nearest, or exactly 0 for compact kernels, anywhere within
+// the skin). With 200 patterns in the unit cube at beta = 2000 most patterns are left out and
+// the queries move farther than the skin (several rebuilds); the states must still follow
+// the full sum of the naive oracle. The last case starts the queries 0.8 outside a corner of
+// the cube: at first only a few patterns are in reach, and the queries only end right if the
+// lists are rebuilt as they travel into the set (without rebuilds this case fails).
+TEST(GradientDescent, NeighbourListsMatchTheFullSum) {
+    const std::int64_t M = 200, d = 3, B = 40, steps = 150;
+    const auto mem = oracle::uniform(M * d, 31);
+    for (auto [k, beta, spread, lr, outside] :
+         {std::tuple{kernel_kind::lse, 2000.0, 0.1, 0.05, 0.0},
+          std::tuple{kernel_kind::lse, 300.0, 0.2, 0.05, 0.0},
+          std::tuple{kernel_kind::quartic, 2000.0, 0.012, 0.02, 0.0},
+          std::tuple{kernel_kind::lse, 2000.0, 0.1, 0.05, 0.8}}) {
+        auto q = near_patterns(mem, d, B, spread, 32);
+        for (auto& v : q) v = outside > 0.0 ? 1.0 + outside + 0.1 * v : v;
+        const auto p = make(k, beta);
+        retrieve_options o;
+        o.method = retrieval_method::gradient;
+        o.max_steps = steps;
+        o.tol = 0;
+        o.step_size = schedule::cosine(lr, 1e-3 * lr);
+        auto got = fp(mem, d, q, p, o);
+        auto x = q;
+        double moved = 0.0;
+        for (std::int64_t t = 0; t < steps; ++t) {
+            auto ref = oracle::evaluate(mem, M, x, B, d, p);
+            const double a = o.step_size.at(t, steps);
+            for (std::int64_t j = 0; j < B * d; ++j) x[j] -= a * ref.grad[j];
+        }
+        for (std::int64_t i = 0; i < B; ++i) {
+            double s = 0.0;
+            for (std::int64_t j = 0; j < d; ++j) s += std::pow(x[i * d + j] - q[i * d + j], 2);
+            moved = std::max(moved, std::sqrt(s));
+        }
+        // Farther than the skin (half of sqrt(2 / beta)): the lists were rebuilt.
+        EXPECT_GT(moved, 0.5 * std::sqrt(2.0 / beta)) << to_string(k) << " beta " << beta;
+        for (std::int64_t j = 0; j < B * d; ++j)
+            ASSERT_NEAR(got.states[j], x[j], 1e-10) << to_string(k) << " beta " << beta;
+        for (std::int64_t i = 0; i < B; ++i) EXPECT_EQ(got.status[i], retrieval_status::max_steps);
+    }
+}
+
+// gradient_precision::single: a float32 gradient with float64 states. On both paths (small
+// sets and the tiled engine) the descent ends where the float64 one does, to float accuracy
+// of the distances, and stops early at tol = 1e-6 for the same queries.
+TEST(GradientDescent, SinglePrecisionGradientFollowsTheDoubleOne) {
+    for (auto [M, d, beta] :
+         {std::tuple<std::int64_t, std::int64_t, double>{40, 4, 30.0}, {6000, 3, 4000.0}}) {
+        const std::int64_t B = 64, steps = 3000;
+        const auto mem = oracle::uniform(M * d, 41);
+        const auto q = near_patterns(mem, d, B, 0.1, 42);
+        retrieve_options o;
+        o.method = retrieval_method::gradient;
+        o.max_steps = steps;
+        o.tol = 1e-6;
+        o.step_size = schedule::cosine(0.2, 2e-3);
+        const auto p = make(kernel_kind::lse, beta);
+        const auto ref = fp(mem, d, q, p, o);
+        o.precision = gradient_precision::single;
+        const auto got = fp(mem, d, q, p, o);
+        int same_status = 0, converged = 0;
+        double worst = 0.0;
+        for (std::int64_t i = 0; i < B; ++i) {
+            same_status += got.status[i] == ref.status[i];
+            converged += ref.status[i] == retrieval_status::converged;
+            for (std::int64_t k = 0; k < d; ++k)
+                worst = std::max(worst, std::abs(got.states[i * d + k] - ref.states[i * d + k]));
+            EXPECT_NEAR(got.energy[i], ref.energy[i], 1e-6 * (1.0 + std::abs(ref.energy[i])));
+        }
+        EXPECT_GE(converged, B / 2) << "M " << M;  // the test exercises early stopping
+        // Small sets form distances from differences (measured worst 2.3e-7); the tiled engine
+        // forms them by float GEMM, |x|^2 - 2 x.xi + |xi|^2, whose rounding (2^-24 of |x|^2)
+        // times beta = 4000 moves the weights by ~1e-4 relative (measured worst 1.4e-4).
+        EXPECT_LT(worst, M * d <= 16384 ? 1e-6 : 5e-4) << "M " << M;
+        EXPECT_GE(same_status, B - 2) << "M " << M;
+    }
+    expect_invalid([] { parse_precision("half"); }, "unknown gradient precision 'half'");
+    EXPECT_EQ(parse_precision("float"), gradient_precision::single);
+    EXPECT_EQ(to_string(gradient_precision::state), "state");
+}

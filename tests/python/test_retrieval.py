@@ -180,6 +180,23 @@ def test_gradient_tolerance_stops_early(patterns):
     assert np.all(res.steps < 100000)
 
 
+def test_single_precision_gradient_follows_the_numpy_loop(patterns, rng):
+    # precision="single": float32 gradient, float64 states; near the float64 NumPy oracle to
+    # float accuracy of the distances, and the Memory method takes the same keyword.
+    queries = patterns[:8] + rng.normal(scale=0.03, size=(8, 3))
+    lrs = [0.05] * 200
+    ref = gd_oracle(patterns, queries, lrs, kernel="lse", beta=10.0, eps=0.0)
+    res = denseam.retrieve(patterns, queries, kernel="lse", beta=10.0, method="gradient",
+                           steps=200, lr=0.05, tol=0.0, precision="single")
+    assert res.states.dtype == np.float64
+    np.testing.assert_allclose(res.states, ref, atol=1e-6)
+    assert np.abs(res.states - ref).max() > 0  # not the float64 path
+    mem = denseam.Memory(patterns, kernel="lse", beta=10.0)
+    again = mem.retrieve(queries, method="gradient", steps=200, lr=0.05, tol=0.0,
+                         precision="single")
+    np.testing.assert_array_equal(again.states, res.states)
+
+
 def test_float32_retrieval_keeps_dtype(patterns):
     p32 = patterns.astype(np.float32)
     for method in ["fixed-point", "gradient"]:
@@ -241,6 +258,7 @@ Q = np.array([[0.1, 0.0]])
         ({"beta": 0.0}, ["beta must be finite and > 0"]),
         ({"eps": -1.0}, ["eps must be finite and >= 0"]),
         ({"kernel": "nope"}, ["unknown kernel 'nope'"]),
+        ({"method": "gradient", "precision": "half"}, ["unknown gradient precision 'half'"]),
     ],
 )
 def test_retrieve_value_errors(kwargs, fragments):
