@@ -128,8 +128,7 @@ std::vector<logl0_row> run_logl0(matrix_view<const double> patterns,
         r.lr_start = o.lr_start;
         r.lr_end = o.lr_end;
         r.tol = o.tol;
-        r.precision =
-            lse && o.precision == gradient_precision::single ? "single" : "double";
+        r.precision = lse && o.precision == gradient_precision::single ? "single" : "double";
         r.sampler = std::string(to_string(o.sampler));
 
         energy_params ep;
