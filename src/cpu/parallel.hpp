@@ -8,6 +8,7 @@
 #include <exception>
 #include <mutex>
 #include <optional>
+#include <type_traits>
 
 #include "cpu/gemm.hpp"
 #include "denseam/error.hpp"
@@ -24,8 +25,10 @@ namespace denseam::detail {
 /// by a body is rethrown after the loop; no exception escapes the OpenMP region. The interrupt
 /// callback is polled from the calling thread before the loop and (OpenMP thread 0) between items
 /// at most every 20 ms; if it returns true the remaining items are skipped and
-/// denseam::interrupted is thrown. A team of one thread runs BLAS single-threaded too, so that
-/// results never depend on the thread count.
+/// denseam::interrupted is thrown. A body that runs long may take a second argument, `poll`:
+/// poll() does the same poll from inside an item and returns true when the loop is being stopped
+/// (the body should then return; its results are discarded). A team of one thread runs BLAS
+/// single-threaded too, so that results never depend on the thread count.
 template <class Body>
 void parallel_for(std::int64_t n, const exec_options& exec, Body&& body) {
     if (n <= 0) return;
@@ -38,33 +41,38 @@ void parallel_for(std::int64_t n, const exec_options& exec, Body&& body) {
     auto last_poll = std::chrono::steady_clock::now();
     std::optional<blas_single_thread_scope> blas_scope;
     if (threads == 1) blas_scope.emplace();
-    auto run_one = [&](std::int64_t i) {
-        if (stop.load(std::memory_order_relaxed)) return;
+    // True when the loop is being stopped; the calling thread asks the callback (every 20 ms).
+    auto poll = [&]() -> bool {
+        if (stop.load(std::memory_order_relaxed)) return true;
         bool master = true;
 #ifdef _OPENMP
         master = omp_get_thread_num() == 0;
 #endif
-        if (master && exec.interrupt) {
-            auto now = std::chrono::steady_clock::now();
-            if (now - last_poll > std::chrono::milliseconds(20)) {
-                last_poll = now;
-                bool want_stop = false;
-                try {
-                    want_stop = exec.interrupt();
-                } catch (...) {
-                    std::lock_guard<std::mutex> lock(error_mutex);
-                    if (!error) error = std::current_exception();
-                    want_stop = true;
-                }
-                if (want_stop) {
-                    interrupted_flag = true;
-                    stop = true;
-                    return;
-                }
-            }
-        }
+        if (!master || !exec.interrupt) return false;
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_poll <= std::chrono::milliseconds(20)) return false;
+        last_poll = now;
+        bool want_stop = false;
         try {
-            body(i);
+            want_stop = exec.interrupt();
+        } catch (...) {
+            std::lock_guard<std::mutex> lock(error_mutex);
+            if (!error) error = std::current_exception();
+            want_stop = true;
+        }
+        if (want_stop) {
+            interrupted_flag = true;
+            stop = true;
+        }
+        return want_stop;
+    };
+    auto run_one = [&](std::int64_t i) {
+        if (poll()) return;
+        try {
+            if constexpr (std::is_invocable_v<Body&, std::int64_t, decltype(poll)&>)
+                body(i, poll);
+            else
+                body(i);
         } catch (...) {
             std::lock_guard<std::mutex> lock(error_mutex);
             if (!error) error = std::current_exception();

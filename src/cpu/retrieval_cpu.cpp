@@ -237,7 +237,6 @@ retrieve_result<T> mean_shift(matrix_view<const T> mem,
 // list is rebuilt when a query of the block has moved s away, and never once it holds every
 // pattern (small beta). Under a beta schedule, and for poly, a block uses all patterns.
 constexpr std::int64_t small_descent_limit = 1 << 14;
-constexpr int lanes = 16;
 
 // What every block of small_descent shares.
 template <class T>
@@ -249,7 +248,7 @@ struct small_setup {
     retrieve_result<T>& res;
     std::int64_t n_mem = 0, dim = 0, n = 0;
     std::vector<double> memd, alpha, betas, sigma, keep_dim;
-    bool any_noise = false, prune = false, log_q = false;
+    bool any_noise = false, prune = false, log_q = false, beta_schedule = false;
     double hb_fixed = 0.0, cut = 0.0, skin = 0.0;
 };
 
@@ -263,8 +262,26 @@ struct small_setup {
 #define DENSEAM_MULTIVERSION
 #endif
 
-template <class P, class T, class C>
-DENSEAM_MULTIVERSION void small_block(const small_setup<T>& s, std::int64_t blk) {
+// Whether the small-set descent's AVX-512 clone runs on this CPU (see DENSEAM_MULTIVERSION).
+inline bool wide_vectors() {
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+    !defined(__SANITIZE_ADDRESS__)
+    static const bool wide =
+        __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+    return wide;
+#else
+    return false;
+#endif
+}
+
+// Queries per work item of small_descent: a lane whose query stops takes the item's next
+// query, so lanes do not idle while the slowest query of a block finishes.
+constexpr std::int64_t item_lane_queries = 16;
+
+template <class P, class T, class C, int lanes, class Poll>
+DENSEAM_MULTIVERSION void small_block(const small_setup<T>& s, std::int64_t item, Poll& poll) {
+    constexpr std::int64_t item_queries = item_lane_queries * lanes;
     const auto& prm = s.prm;
     const auto& opt = s.opt;
     auto& res = s.res;
@@ -272,39 +289,57 @@ DENSEAM_MULTIVERSION void small_block(const small_setup<T>& s, std::int64_t blk)
     const auto& memd = s.memd;
     const auto &alpha = s.alpha, &betas = s.betas, &sigma = s.sigma, &keep_dim = s.keep_dim;
     const bool any_noise = s.any_noise, prune = s.prune, log_q = s.log_q;
+    const bool beta_schedule = s.beta_schedule;
     const double hb_fixed = s.hb_fixed, cut = s.cut, skin = s.skin;
     using lane_d = std::array<double, lanes>;
     using lane_c = std::array<C, lanes>;
     // Patterns per distance group and coordinates per gradient group: enough independent
     // accumulation chains to fill the FMA pipes, few enough to stay in registers.
     constexpr int PU = sizeof(C) == 4 ? 8 : 4;
-    constexpr int KB = sizeof(C) == 4 ? 8 : 4;
+    constexpr int KB = sizeof(C) == 4 ? 4 : 2;
     const auto sd = static_cast<std::size_t>(dim);
-    const std::int64_t i0 = blk * lanes;
-    const int nl = static_cast<int>(std::min<std::int64_t>(lanes, n - i0));
-    std::vector<lane_d> x(sd), x0(sd), g(sd), dist2(static_cast<std::size_t>(n_mem));
-    std::vector<lane_c> xc(sd), q(static_cast<std::size_t>(n_mem)),
-        w(static_cast<std::size_t>(n_mem));
-    // The block's patterns, packed, in C (all of them until a rebuild decides).
-    std::vector<C> list_xi(static_cast<std::size_t>(n_mem * dim));
+    const auto sm = static_cast<std::size_t>(n_mem);
+    const std::int64_t q_end = std::min(n, (item + 1) * item_queries);
+    std::int64_t next = item * item_queries;
+    std::vector<lane_d> x(sd), x0(sd), g(sd), dist2(sm);
+    std::vector<lane_c> xc(sd), q(sm), w(sm);
+    std::vector<double> lane_d2(sm);
+    // The patterns in use, packed, in C (all of them until a rebuild decides).
+    std::vector<C> list_xi(sm * sd);
     for (std::size_t j = 0; j < list_xi.size(); ++j) list_xi[j] = static_cast<C>(memd[j]);
+    std::vector<char> in_list(sm, 1);
     std::int64_t n_list = n_mem;
-    bool list_final = !prune;
-    lane_d active{}, gmax{}, rmin{}, scale{};
-    lane_c shift{}, z{}, sw{};
-    std::array<retrieval_status, lanes> status;
-    std::array<std::int64_t, lanes> steps{};
-    status.fill(retrieval_status::max_steps);
-    for (int l = 0; l < lanes; ++l) {
-        active[static_cast<std::size_t>(l)] = l < nl ? 1.0 : 0.0;
+    bool list_final = !prune, started = false;
+    lane_d active{}, gmax{}, scale{}, beta_l{};
+    lane_c shift{}, z{}, sw{}, hbc{}, bcc{};
+    std::array<std::int64_t, lanes> qi{}, tl{};
+    qi.fill(-1);
+    int n_active = 0;
+    const auto sl = [](int l) { return static_cast<std::size_t>(l); };
+
+    // Whether a pattern at distance r (at the last rebuild) can matter to a query whose nearest
+    // pattern was at r_min, anywhere within the skin.
+    const auto needed = [&](double r, double r_min) {
+        // Conservative by a relative 1e-12 against rounding in r and s.
+        const double lo = std::max(0.0, r - skin - 1e-12 * (1.0 + r));
+        if constexpr (P::compact) {
+            (void)r_min;
+            return hb_fixed * lo * lo < 1.0;
+        } else {
+            const double hi = r_min + skin + 1e-12 * (1.0 + r_min);
+            return hb_fixed * (lo * lo - hi * hi) <= cut;
+        }
+    };
+    const auto append = [&](std::int64_t m) {
         for (std::int64_t k = 0; k < dim; ++k)
-            x[static_cast<std::size_t>(k)][static_cast<std::size_t>(l)] =
-                l < nl
-                    ? static_cast<double>(res.states[static_cast<std::size_t>((i0 + l) * dim + k)])
-                    : 0.0;
-    }
+            list_xi[static_cast<std::size_t>(n_list * dim + k)] =
+                static_cast<C>(memd[static_cast<std::size_t>(m * dim + k)]);
+        in_list[static_cast<std::size_t>(m)] = 1;
+        ++n_list;
+        list_final = n_list == n_mem;
+    };
+    // A fresh list for the queries in the lanes now, from exact (double) distances.
     const auto rebuild = [&] {
-        // Exact (double) squared distances to every pattern.
         for (std::int64_t m = 0; m < n_mem; ++m) {
             const double* xi = memd.data() + m * dim;
             lane_d acc{};
@@ -318,6 +353,7 @@ DENSEAM_MULTIVERSION void small_block(const small_setup<T>& s, std::int64_t blk)
             }
             dist2[static_cast<std::size_t>(m)] = acc;
         }
+        lane_d rmin{};
         for (int l = 0; l < lanes; ++l) {
             double best = INFINITY;
             for (std::int64_t m = 0; m < n_mem; ++m)
@@ -325,34 +361,77 @@ DENSEAM_MULTIVERSION void small_block(const small_setup<T>& s, std::int64_t blk)
             rmin[l] = std::sqrt(best);
         }
         n_list = 0;
+        std::fill(in_list.begin(), in_list.end(), 0);
         for (std::int64_t m = 0; m < n_mem; ++m) {
-            bool needed = false;
-            for (int l = 0; l < nl && !needed; ++l) {
-                if (active[l] == 0.0) continue;
-                const double r = std::sqrt(dist2[static_cast<std::size_t>(m)][l]);
-                // Conservative by a relative 1e-12 against rounding in r and s.
-                const double lo = std::max(0.0, r - skin - 1e-12 * (1.0 + r));
-                if constexpr (P::compact) {
-                    needed = hb_fixed * lo * lo < 1.0;
-                } else {
-                    const double hi = rmin[l] + skin + 1e-12 * (1.0 + rmin[l]);
-                    needed = hb_fixed * (lo * lo - hi * hi) <= cut;
-                }
-            }
-            if (!needed) continue;
-            for (std::int64_t k = 0; k < dim; ++k)
-                list_xi[static_cast<std::size_t>(n_list * dim + k)] =
-                    static_cast<C>(memd[static_cast<std::size_t>(m * dim + k)]);
-            ++n_list;
+            bool need = false;
+            for (int l = 0; l < lanes && !need; ++l)
+                need = active[l] != 0.0 &&
+                       needed(std::sqrt(dist2[static_cast<std::size_t>(m)][l]), rmin[l]);
+            if (need) append(m);
         }
         list_final = n_list == n_mem;
         x0 = x;
     };
+    // Adds the patterns lane l's new query needs (the others' needs are unchanged).
+    const auto admit = [&](int l) {
+        double best = INFINITY;
+        for (std::int64_t m = 0; m < n_mem; ++m) {
+            double acc = 0.0;
+            for (std::int64_t k = 0; k < dim; ++k) {
+                const double diff = x[static_cast<std::size_t>(k)][sl(l)] -
+                                    memd[static_cast<std::size_t>(m * dim + k)];
+                acc += diff * diff;
+            }
+            lane_d2[static_cast<std::size_t>(m)] = acc;
+            best = std::min(best, acc);
+        }
+        const double rmin = std::sqrt(best);
+        for (std::int64_t m = 0; m < n_mem && !list_final; ++m)
+            if (!in_list[static_cast<std::size_t>(m)] &&
+                needed(std::sqrt(lane_d2[static_cast<std::size_t>(m)]), rmin))
+                append(m);
+    };
+    // Writes lane l's result and empties the lane.
+    const auto finish = [&](int l, retrieval_status st, std::int64_t steps) {
+        const auto i = static_cast<std::size_t>(qi[sl(l)]);
+        for (std::int64_t k = 0; k < dim; ++k) {
+            auto& v = x[static_cast<std::size_t>(k)][sl(l)];
+            res.states[i * sd + static_cast<std::size_t>(k)] = static_cast<T>(v);
+            v = 0.0;  // an empty lane computes on finite values
+        }
+        res.status[i] = st;
+        res.steps[i] = steps;
+        qi[sl(l)] = -1;
+        active[sl(l)] = 0.0;
+        --n_active;
+    };
+    // Puts the item's next query, if any, into the empty lane l.
+    const auto load = [&](int l) {
+        while (next < q_end) {
+            const std::int64_t i = next++;
+            qi[sl(l)] = i;
+            tl[sl(l)] = 0;
+            active[sl(l)] = 1.0;
+            ++n_active;
+            for (std::int64_t k = 0; k < dim; ++k) {
+                const double v =
+                    static_cast<double>(res.states[static_cast<std::size_t>(i * dim + k)]);
+                x[static_cast<std::size_t>(k)][sl(l)] = v;
+                x0[static_cast<std::size_t>(k)][sl(l)] = v;
+            }
+            if (opt.max_steps == 0) {
+                finish(l, retrieval_status::max_steps, 0);
+                continue;
+            }
+            if (started && !list_final) admit(l);
+            return;
+        }
+    };
+    for (int l = 0; l < lanes; ++l) load(l);
     if (!list_final) rebuild();
-    int n_active = nl;
-    for (std::int64_t t = 0; t < opt.max_steps && n_active > 0; ++t) {
-        const auto st = static_cast<std::size_t>(t);
-        const double beta = betas[st];
+    started = true;
+    for (std::int64_t round = 1; n_active > 0; ++round) {
+        if (round % 128 == 0 && poll()) return;  // interrupted: the results are discarded
         if (!list_final) {
             lane_d s2{};
             for (std::int64_t k = 0; k < dim; ++k) {
@@ -361,12 +440,20 @@ DENSEAM_MULTIVERSION void small_block(const small_setup<T>& s, std::int64_t blk)
 #pragma omp simd
                 for (int l = 0; l < lanes; ++l) {
                     const double dx = xk[l] - x0k[l];
-                    s2[l] += active[l] * (dx * dx);
+                    s2[l] += dx * dx;
                 }
             }
             double moved = 0.0;
-            for (int l = 0; l < lanes; ++l) moved = std::max(moved, s2[l]);
+            for (int l = 0; l < lanes; ++l)
+                moved = active[l] != 0.0 ? std::max(moved, s2[l]) : moved;
             if (!(std::sqrt(moved) < 0.999 * skin)) rebuild();
+        }
+        // Each lane's query is at its own step t: its schedule values.
+        for (int l = 0; l < lanes && (round == 1 || beta_schedule); ++l) {
+            const double b = betas[static_cast<std::size_t>(tl[sl(l)])];
+            beta_l[sl(l)] = b;
+            hbc[sl(l)] = static_cast<C>(0.5 * b);
+            bcc[sl(l)] = static_cast<C>(b);
         }
         for (std::int64_t k = 0; k < dim; ++k)
 #pragma omp simd
@@ -377,7 +464,10 @@ DENSEAM_MULTIVERSION void small_block(const small_setup<T>& s, std::int64_t blk)
         // groups of PU, then one group each of 4, 2 and 1 for the rest.
         const auto dist_group = [&]<int U>(std::int64_t m) __attribute__((always_inline)) {
             const C* xi = list_xi.data() + m * dim;
-            std::array<lane_c, U> acc{};
+            std::array<lane_c, U> acc;  // no memset: set by the first coordinate
+            for (int u = 0; u < U; ++u)
+#pragma omp simd
+                for (int l = 0; l < lanes; ++l) acc[static_cast<std::size_t>(u)][l] = C(0);
             for (std::int64_t k = 0; k < dim; ++k) {
                 const lane_c& xk = xc[static_cast<std::size_t>(k)];
                 for (int u = 0; u < U; ++u) {
@@ -408,7 +498,6 @@ DENSEAM_MULTIVERSION void small_block(const small_setup<T>& s, std::int64_t blk)
             m += 2;
         }
         if (m < n_list) dist_group.template operator()<1>(m);
-        const C hb = static_cast<C>(0.5 * beta), bc = static_cast<C>(beta);
 #pragma omp simd
         for (int l = 0; l < lanes; ++l) {
             shift[l] = P::exp_type ? std::numeric_limits<C>::infinity() : C(0);
@@ -419,7 +508,7 @@ DENSEAM_MULTIVERSION void small_block(const small_setup<T>& s, std::int64_t blk)
             for (std::int64_t j = 0; j < n_list; ++j)
 #pragma omp simd
                 for (int l = 0; l < lanes; ++l)
-                    shift[l] = std::min(shift[l], hb * q[static_cast<std::size_t>(j)][l]);
+                    shift[l] = std::min(shift[l], hbc[l] * q[static_cast<std::size_t>(j)][l]);
         }
         for (std::int64_t j = 0; j < n_list; ++j) {
             const lane_c& qj = q[static_cast<std::size_t>(j)];
@@ -428,12 +517,12 @@ DENSEAM_MULTIVERSION void small_block(const small_setup<T>& s, std::int64_t blk)
             for (int l = 0; l < lanes; ++l) {
                 C v, ww;
                 if constexpr (P::distance) {
-                    const C a = hb * qj[l] - shift[l];
+                    const C a = hbc[l] * qj[l] - shift[l];
                     v = P::value(a);
                     ww = P::exp_type ? v : P::weight(a);
                 } else {
-                    v = P::value(bc * qj[l], prm.degree);
-                    ww = P::weight(bc * qj[l], prm.degree);
+                    v = P::value(bcc[l] * qj[l], prm.degree);
+                    ww = P::weight(bcc[l] * qj[l], prm.degree);
                 }
                 z[l] += v;
                 sw[l] += ww;
@@ -448,8 +537,11 @@ DENSEAM_MULTIVERSION void small_block(const small_setup<T>& s, std::int64_t blk)
             }
         } else {
             for (int l = 0; l < lanes; ++l)
-                scale[l] = assemble_scale(
-                    static_cast<double>(shift[l]), static_cast<double>(z[l]), beta, prm.eps, log_q);
+                scale[l] = assemble_scale(static_cast<double>(shift[l]),
+                                          static_cast<double>(z[l]),
+                                          beta_l[l],
+                                          prm.eps,
+                                          log_q);
         }
         // Gradient: scale * sum_mu w_mu (x - xi_mu) (distance kernels) or
         // -scale * sum_mu w_mu xi_mu (poly), KB coordinates at a time (their sums in registers).
@@ -499,45 +591,47 @@ DENSEAM_MULTIVERSION void small_block(const small_setup<T>& s, std::int64_t blk)
                 gmax[l] = (ag > gmax[l] || ag != ag) ? ag : gmax[l];
             }
         }
-        // Stopping decisions; `move` is 1 for the lanes that take this step.
-        lane_d move{};
-        for (int l = 0; l < nl; ++l) {
-            if (active[static_cast<std::size_t>(l)] == 0.0) continue;
-            retrieval_status stop = retrieval_status::max_steps;
-            bool stopped = true;
-            if (P::compact && z[l] == C(0))
-                stop = retrieval_status::out_of_support;
-            else if (!std::isfinite(gmax[l]))
-                stop = retrieval_status::non_finite;
-            else if (opt.tol > 0.0 && gmax[l] < opt.tol)
-                stop = retrieval_status::converged;
-            else
-                stopped = false;
-            if (stopped) {
-                status[static_cast<std::size_t>(l)] = stop;
-                steps[static_cast<std::size_t>(l)] = t;
-                active[static_cast<std::size_t>(l)] = 0.0;
-                --n_active;
-                continue;
-            }
-            move[l] = 1.0;
-            steps[static_cast<std::size_t>(l)] = t + 1;
+        // Stopping decisions, vectorised: `stop` marks the lanes whose query stops now (it is
+        // written out and the lane refilled; the new query steps from the next round on),
+        // `move` those that take this step.
+        lane_d stop{}, move{}, a_t{};
+        double any_stop = 0.0;
+#pragma omp simd reduction(max : any_stop)
+        for (int l = 0; l < lanes; ++l) {
+            const bool unsupported = P::compact && z[l] == C(0);
+            const bool bad = !(gmax[l] <= std::numeric_limits<double>::max());  // NaN or Inf
+            const bool conv = opt.tol > 0.0 && gmax[l] < opt.tol;
+            stop[l] = active[l] != 0.0 && (unsupported || bad || conv) ? 1.0 : 0.0;
+            move[l] = active[l] != 0.0 && stop[l] == 0.0 ? 1.0 : 0.0;
+            a_t[l] = alpha[static_cast<std::size_t>(tl[sl(l)])];
+            any_stop = std::max(any_stop, stop[l]);
         }
-        if (any_noise && sigma[st] != 0.0) {
-            for (int l = 0; l < nl; ++l) {
-                if (move[l] == 0.0) continue;
+        if (any_stop != 0.0) {
+            for (int l = 0; l < lanes; ++l) {
+                if (stop[sl(l)] == 0.0) continue;
+                retrieval_status st = retrieval_status::converged;
+                if (P::compact && z[l] == C(0))
+                    st = retrieval_status::out_of_support;
+                else if (!std::isfinite(gmax[l]))
+                    st = retrieval_status::non_finite;
+                finish(l, st, tl[sl(l)]);
+                load(l);
+            }
+        }
+        if (any_noise) {
+            for (int l = 0; l < lanes; ++l) {
+                const std::int64_t t = tl[sl(l)];
+                if (move[sl(l)] == 0.0 || sigma[static_cast<std::size_t>(t)] == 0.0) continue;
                 for (std::int64_t k = 0; k < dim; ++k)
-                    g[static_cast<std::size_t>(k)][l] +=
-                        keep_dim[static_cast<std::size_t>(k)] * sigma[st] *
+                    g[static_cast<std::size_t>(k)][sl(l)] +=
+                        keep_dim[static_cast<std::size_t>(k)] * sigma[static_cast<std::size_t>(t)] *
                         counter_normal(opt.seed,
-                                       static_cast<std::uint64_t>(i0 + l),
+                                       static_cast<std::uint64_t>(qi[sl(l)]),
                                        static_cast<std::uint64_t>(t),
                                        static_cast<std::uint64_t>(k));
             }
         }
-        // The state lives in T between steps, as on the tiled path; frozen lanes keep
-        // theirs.
-        const double a_t = alpha[st];
+        // The state lives in T between steps, as on the tiled path; other lanes keep theirs.
         lane_d finite{};
         finite.fill(1.0);
         for (std::int64_t k = 0; k < dim; ++k) {
@@ -546,30 +640,35 @@ DENSEAM_MULTIVERSION void small_block(const small_setup<T>& s, std::int64_t blk)
 #pragma omp simd
             for (int l = 0; l < lanes; ++l) {
                 const double v =
-                    static_cast<double>(static_cast<T>(static_cast<T>(xk[l]) - a_t * gk[l]));
+                    static_cast<double>(static_cast<T>(static_cast<T>(xk[l]) - a_t[l] * gk[l]));
                 xk[l] = move[l] != 0.0 ? v : xk[l];
                 finite[l] = (move[l] == 0.0 || v - v == 0.0) ? finite[l] : 0.0;
             }
         }
-        for (int l = 0; l < nl; ++l) {
-            if (move[l] != 0.0 && finite[l] == 0.0) {
-                status[static_cast<std::size_t>(l)] = retrieval_status::non_finite;
-                active[static_cast<std::size_t>(l)] = 0.0;
-                --n_active;
+        double any_end = 0.0;
+#pragma omp simd reduction(max : any_end)
+        for (int l = 0; l < lanes; ++l) {
+            tl[sl(l)] += move[l] != 0.0 ? 1 : 0;
+            const bool end = move[l] != 0.0 && (finite[l] == 0.0 || tl[sl(l)] == opt.max_steps);
+            any_end = std::max(any_end, end ? 1.0 : 0.0);
+        }
+        if (any_end != 0.0) {
+            for (int l = 0; l < lanes; ++l) {
+                if (move[sl(l)] == 0.0) continue;
+                const std::int64_t t = tl[sl(l)];
+                if (finite[sl(l)] == 0.0)
+                    finish(l, retrieval_status::non_finite, t);
+                else if (t == opt.max_steps)
+                    finish(l, retrieval_status::max_steps, t);
+                else
+                    continue;
+                load(l);
             }
         }
     }
-    for (int l = 0; l < nl; ++l) {
-        const auto si = static_cast<std::size_t>(i0 + l);
-        for (std::int64_t k = 0; k < dim; ++k)
-            res.states[static_cast<std::size_t>((i0 + l) * dim + k)] =
-                static_cast<T>(x[static_cast<std::size_t>(k)][static_cast<std::size_t>(l)]);
-        res.status[si] = status[static_cast<std::size_t>(l)];
-        res.steps[si] = steps[static_cast<std::size_t>(l)];
-    }
 }
 
-template <class P, class T, class C>
+template <class P, class T, class C, int lanes>
 void small_descent(matrix_view<const T> mem,
                    const energy_params& prm,
                    const retrieve_options& opt,
@@ -598,6 +697,7 @@ void small_descent(matrix_view<const T> mem,
         s.sigma[st] = opt.noise.at(t, opt.max_steps);
         s.any_noise = s.any_noise || s.sigma[st] != 0.0;
     }
+    s.beta_schedule = use_beta_schedule;
     s.prune = P::distance && !use_beta_schedule && s.n_mem > 1;
     s.hb_fixed = 0.5 * prm.beta;
     s.cut = 40.0 + std::log(static_cast<double>(s.n_mem));
@@ -607,7 +707,9 @@ void small_descent(matrix_view<const T> mem,
     for (std::int64_t k = 0; k < s.dim; ++k)
         s.keep_dim[static_cast<std::size_t>(k)] = clamped[static_cast<std::size_t>(k)] ? 0.0 : 1.0;
     parallel_for(
-        (s.n + lanes - 1) / lanes, exec, [&](std::int64_t blk) { small_block<P, T, C>(s, blk); });
+        (s.n + item_lane_queries * lanes - 1) / (item_lane_queries * lanes),
+        exec,
+        [&](std::int64_t item, auto& poll) { small_block<P, T, C, lanes>(s, item, poll); });
 }
 
 template <class T>
@@ -629,12 +731,20 @@ retrieve_result<T> gradient_descent(matrix_view<const T> mem,
     if (mem.rows * dim <= small_descent_limit) {
         with_kernel(prm.kernel, [&](auto policy) {
             using P = decltype(policy);
-            if constexpr (std::is_same_v<T, float>)
-                small_descent<P, T, float>(mem, prm, opt, clamped, res, exec);
-            else if (opt.precision == gradient_precision::single)
-                small_descent<P, T, float>(mem, prm, opt, clamped, res, exec);
+            const auto run = [&]<int L>() {
+                if constexpr (std::is_same_v<T, float>)
+                    small_descent<P, T, float, L>(mem, prm, opt, clamped, res, exec);
+                else if (opt.precision == gradient_precision::single)
+                    small_descent<P, T, float, L>(mem, prm, opt, clamped, res, exec);
+                else
+                    small_descent<P, T, double, L>(mem, prm, opt, clamped, res, exec);
+            };
+            // 32 query lanes (two AVX-512 registers of floats) where the CPU has AVX-512, else 8
+            // (one AVX2 register): the lanes' accumulators must fit the register file.
+            if (wide_vectors())
+                run.template operator()<32>();
             else
-                small_descent<P, T, double>(mem, prm, opt, clamped, res, exec);
+                run.template operator()<8>();
         });
         active.clear();  // every query is finished
     } else {

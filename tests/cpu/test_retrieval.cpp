@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <set>
 #include <tuple>
 #include <vector>
 
@@ -405,4 +406,48 @@ TEST(GradientDescent, SinglePrecisionGradientFollowsTheDoubleOne) {
     expect_invalid([] { parse_precision("half"); }, "unknown gradient precision 'half'");
     EXPECT_EQ(parse_precision("float"), gradient_precision::single);
     EXPECT_EQ(to_string(gradient_precision::state), "state");
+}
+
+// Queries that stop at different steps: the small-set path refills a lane as soon as its query
+// stops, so lanes hold queries at different steps of the schedules (step size and beta). Each
+// query must still follow its own naive loop, stop at the same step and end in the same state.
+TEST(GradientDescent, QueriesStoppingAtDifferentStepsFollowTheirOwnLoops) {
+    const std::int64_t M = 30, d = 3, B = 100, steps = 3000;
+    const auto mem = oracle::uniform(M * d, 51);
+    const auto q = oracle::uniform(B * d, 52, -0.2, 1.2);
+    for (bool beta_schedule : {false, true}) {
+        const auto p = make(kernel_kind::lse, 40.0);
+        retrieve_options o;
+        o.method = retrieval_method::gradient;
+        o.max_steps = steps;
+        o.tol = 1e-5;
+        o.step_size = schedule::cosine(0.3, 0.003);
+        if (beta_schedule) o.beta = schedule::cosine(40.0, 10.0);
+        const auto got = fp(mem, d, q, p, o);
+        std::set<std::int64_t> distinct_steps;
+        for (std::int64_t i = 0; i < B; ++i) {
+            std::vector<double> x(q.begin() + i * d, q.begin() + (i + 1) * d);
+            std::int64_t t = 0;
+            retrieval_status st = retrieval_status::max_steps;
+            for (; t < steps; ++t) {
+                auto pt = p;
+                if (beta_schedule) pt.beta = o.beta.at(t, steps);
+                const auto ref = oracle::evaluate(mem, M, x, 1, d, pt);
+                double gmax = 0.0;
+                for (double v : ref.grad) gmax = std::max(gmax, std::abs(v));
+                if (gmax < o.tol) {
+                    st = retrieval_status::converged;
+                    break;
+                }
+                for (std::int64_t k = 0; k < d; ++k) x[k] -= o.step_size.at(t, steps) * ref.grad[k];
+            }
+            distinct_steps.insert(t);
+            EXPECT_EQ(got.status[i], st) << "query " << i;
+            // A query whose gradient lands within rounding of tol may stop one step apart.
+            EXPECT_NEAR(static_cast<double>(got.steps[i]), static_cast<double>(t), 1.0) << i;
+            for (std::int64_t k = 0; k < d; ++k)
+                EXPECT_NEAR(got.states[i * d + k], x[k], 1e-9) << "query " << i;
+        }
+        EXPECT_GT(distinct_steps.size(), 20u);  // the lanes really were at different steps
+    }
 }
