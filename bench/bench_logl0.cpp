@@ -3,11 +3,13 @@
 // N = 500 shell queries per pattern (12,500 queries), depth 13,000 (the reference's settings;
 // it takes 32-36 s per run on an H100). Times every beta of the 20-point grid of one pattern set
 // (seed 3) for LSR (exact fixed point) and LSE (cosine-schedule gradient descent with early
-// stopping at max|grad| < --tol), and reports per-run mean/max. Baseline (--baseline): LSE at the
+// stopping at max|grad| < --tol; float32 gradient, float64 states, as `denseam logl0`), and
+// reports per-run mean/max and the cost per query-step. Baseline (--baseline): LSE at the
 // reference's fixed depth (tol = 0, no early stop) on --baseline-betas grid indices.
+// --precision-double evaluates the LSE gradient in float64 instead.
 //
 // Usage: bench_logl0 [--k 5] [--d 8] [--M 25] [--N 500] [--seed 3] [--tol 1e-6]
-//                    [--threads T] [--baseline] [--baseline-betas 10]
+//                    [--threads T] [--baseline] [--baseline-betas 10] [--precision-double]
 // Plain main: each workload runs once and is long enough to time.
 #include <algorithm>
 #include <chrono>
@@ -35,7 +37,7 @@ int main(int argc, char** argv) {
     std::uint64_t seed = 3;
     double tol = 1e-6;
     int threads = 0;
-    bool baseline = false;
+    bool baseline = false, precision_double = false;
     std::vector<int> baseline_betas = {10};
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
@@ -62,6 +64,8 @@ int main(int argc, char** argv) {
             threads = std::atoi(next());
         else if (a == "--baseline")
             baseline = true;
+        else if (a == "--precision-double")
+            precision_double = true;
         else if (a == "--baseline-betas")
             baseline_betas = {std::atoi(next())};
         else {
@@ -72,6 +76,8 @@ int main(int argc, char** argv) {
     const auto gmm = denseam::gaussian_mixture::random(k, d, 0.1, seed);
     const auto x = gmm.sample(m, denseam::logl0_pattern_seed(seed));
     const auto view = denseam::make_matrix_view<const double>(x.data(), m, d);
+    const auto prec =
+        precision_double ? denseam::gradient_precision::state : denseam::gradient_precision::single;
     denseam::exec_options ex;
     ex.n_threads = threads;
     std::printf("LOGL0 k=%lld d=%lld M=%lld N=%lld (%lld queries) seed=%llu, 20 betas, tol=%g\n",
@@ -88,15 +94,17 @@ int main(int argc, char** argv) {
         o.n_queries = n;
         o.query_seed = denseam::logl0_query_seed(seed);
         o.tol = tol;
+        o.precision = prec;
         o.samples = false;
         const double t0 = now();
         const auto rows = denseam::run_logl0(view, gmm, o, ex);
         const double total = now() - t0;
-        double mx = 0.0, steps = 0.0;
+        double mx = 0.0, steps = 0.0, seconds = 0.0;
         std::int64_t early = 0;
         for (const auto& r : rows) {
             mx = std::max(mx, r.seconds);
             steps += r.mean_steps;
+            seconds += r.seconds;
             early += r.num_converged;
         }
         std::printf(
@@ -109,55 +117,11 @@ int main(int argc, char** argv) {
             mx,
             steps / 20.0,
             100.0 * static_cast<double>(early) / static_cast<double>(20 * m * n));
+        if (e == denseam::kernel_kind::lse)
+            std::printf("  %.1f ns per query-step (all 20 betas: %.3g query-steps)\n",
+                        1e9 * seconds / (steps * static_cast<double>(m * n)),
+                        steps * static_cast<double>(m * n));
         std::fflush(stdout);
-    }
-    // Lane occupancy of the LSE descent at every grid index: retrieve() runs queries in blocks
-    // of 8 lanes (src/cpu/retrieval_cpu.cpp, small memory sets) and a block runs until its
-    // slowest query stops, so the work is sum over blocks of 8 x max steps, not sum of steps.
-    {
-        const auto range = denseam::beta_range(view);
-        const auto grid = denseam::lmin0_betas(range, 20, true);
-        const auto unit = [&] {
-            const std::vector<double> zero(static_cast<std::size_t>(m * d), 0.0);
-            return denseam::sample_around(
-                denseam::make_matrix_view<const double>(zero.data(), m, d),
-                n,
-                1.0,
-                denseam::sampler_kind::shell,
-                denseam::logl0_query_seed(seed));
-        }();
-        double work = 0.0, useful = 0.0;
-        for (double beta : grid) {
-            const double r = std::sqrt(2.0 / beta);
-            std::vector<double> q(unit.size());
-            for (std::int64_t i = 0; i < m * n; ++i)
-                for (std::int64_t j = 0; j < d; ++j)
-                    q[static_cast<std::size_t>(i * d + j)] =
-                        x[static_cast<std::size_t>((i / n) * d + j)] +
-                        r * unit[static_cast<std::size_t>(i * d + j)];
-            denseam::energy_params ep;
-            ep.kernel = denseam::kernel_kind::lse;
-            ep.beta = beta;
-            denseam::retrieve_options ro;
-            ro.method = denseam::retrieval_method::gradient;
-            ro.max_steps = 13000;
-            ro.tol = tol;
-            ro.step_size = denseam::schedule::cosine(0.01, 1e-5);
-            const auto res = denseam::retrieve<double>(
-                view, denseam::make_matrix_view<const double>(q.data(), m * n, d), ep, ro, ex);
-            for (std::int64_t b = 0; b < m * n; b += 8) {
-                std::int64_t mx = 0;
-                for (std::int64_t i = b; i < std::min(m * n, b + 8); ++i) {
-                    mx = std::max(mx, res.steps[static_cast<std::size_t>(i)]);
-                    useful += static_cast<double>(res.steps[static_cast<std::size_t>(i)]);
-                }
-                work += 8.0 * static_cast<double>(mx);
-            }
-        }
-        std::printf(
-            "LSE lane occupancy over the 20 betas (blocks of 8 queries): useful steps / "
-            "lane steps = %.3f\n",
-            useful / work);
     }
     if (baseline) {
         denseam::logl0_options o;
@@ -165,6 +129,7 @@ int main(int argc, char** argv) {
         o.n_queries = n;
         o.query_seed = denseam::logl0_query_seed(seed);
         o.tol = 0.0;
+        o.precision = prec;
         o.samples = false;
         o.only = baseline_betas;
         const auto rows = denseam::run_logl0(view, gmm, o, ex);
