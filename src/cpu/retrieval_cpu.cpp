@@ -215,18 +215,20 @@ retrieve_result<T> mean_shift(matrix_view<const T> mem,
 }
 
 // Gradient descent for small memory sets (M * dim <= small_descent_limit): no engine call (and
-// no GEMM) per step. Queries descend in blocks of `lanes`, vectorised across the block (memory
-// sets of a few dozen patterns are too small to vectorise over); a query that stops is frozen
-// while the others go on. Same update, stopping rule and statuses as the tiled path; the kernel
-// math comes from the same policies and assemble_scale. The gradient is evaluated in C (T, or
-// float for gradient_precision::single), the state and the update stay in T (held in double).
-// For distance kernels the gradient is formed as sum_mu w_mu (x - xi_mu), from differences, so
-// that near a minimum it is accurate relative to the distances, not to the coordinates.
+// no GEMM) per step. Queries descend `lanes` at a time, vectorised across the lanes (memory sets
+// of a few dozen patterns are too small to vectorise over); a lane whose query stops takes the
+// next query of its work item, so each lane is at its own step of the schedules. Same update,
+// stopping rule and statuses as the tiled path; the kernel math comes from the same policies
+// and assemble_scale. The gradient is evaluated in C (T, or float for
+// gradient_precision::single), the state and the update stay in T (held in double). For
+// distance kernels the gradient is formed as sum_mu w_mu (x - xi_mu), from differences, so that
+// near a minimum it is accurate relative to the distances, not to the coordinates.
 //
-// Neighbour lists (distance kernels at a fixed beta): a block works on the patterns that can
-// matter to any of its queries, found from exact distances at the last rebuild and valid while
-// no query of the block has moved more than a skin s from where it was then. With r the distance
-// at the rebuild and r_min the nearest, a pattern is left out when, for every query of the block,
+// Neighbour lists (distance kernels at a fixed beta): the lanes work on the patterns that can
+// matter to any of their queries, found from exact distances at the last rebuild (or, for a
+// query that enters a lane, when it enters) and valid while no query has moved more than a skin
+// s from where it was then. With r the distance then and r_min the nearest, a pattern is left
+// out when, for every query in the lanes,
 //   compact kernels: (beta / 2) (r - s)^2 >= 1 (its kernel and weight are exactly 0 anywhere
 //                    within s: the result is the same as over all patterns), or
 //   LSE:             (beta / 2) ((r - s)^2 - (r_min + s)^2) > cut = 40 + ln M (its weight,
@@ -234,8 +236,8 @@ retrieve_result<T> mean_shift(matrix_view<const T> mem,
 //                    together change the sums by less than 2^-54 of the largest term, i.e. below
 //                    double rounding).
 // The nearest pattern is always kept, so the max-shift is the same as over all patterns. The
-// list is rebuilt when a query of the block has moved s away, and never once it holds every
-// pattern (small beta). Under a beta schedule, and for poly, a block uses all patterns.
+// list is rebuilt when a query has moved s away, and never once it holds every pattern (small
+// beta). Under a beta schedule, and for poly, the lanes use all patterns.
 constexpr std::int64_t small_descent_limit = 1 << 14;
 
 // What every block of small_descent shares.
