@@ -254,20 +254,22 @@ struct small_setup {
     double hb_fixed = 0.0, cut = 0.0, skin = 0.0;
 };
 
-// One block of `lanes` queries, from start to stop. Compiled twice where GCC can (AVX-512 and
-// the baseline x86-64-v3), the better one picked at load time by the CPU's features; inline
-// helpers are inlined into each clone, so both compute the same thing.
+// The small-set descent has two builds: 32 lanes compiled for AVX-512 (x86-64-v4), run only
+// where the CPU has it, and 8 lanes for the x86-64-v3 baseline (the lanes' accumulators must fit
+// the register file: two AVX-512 registers of floats per lane vector, or one AVX2 register).
+// Both compute the same thing from the same inline helpers.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
     !defined(__SANITIZE_ADDRESS__)
-#define DENSEAM_MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "default")))
+#define DENSEAM_HAVE_AVX512_BUILD 1
+#define DENSEAM_TARGET_AVX512 __attribute__((target("arch=x86-64-v4")))
 #else
-#define DENSEAM_MULTIVERSION
+#define DENSEAM_HAVE_AVX512_BUILD 0
+#define DENSEAM_TARGET_AVX512
 #endif
 
-// Whether the small-set descent's AVX-512 clone runs on this CPU (see DENSEAM_MULTIVERSION).
+// Whether the AVX-512 build runs on this CPU.
 inline bool wide_vectors() {
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
-    !defined(__SANITIZE_ADDRESS__)
+#if DENSEAM_HAVE_AVX512_BUILD
     static const bool wide =
         __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
@@ -281,8 +283,12 @@ inline bool wide_vectors() {
 // query, so lanes do not idle while the slowest query of a block finishes.
 constexpr std::int64_t item_lane_queries = 16;
 
+// One work item: its queries through `lanes` lanes, from start to stop. Always inlined into
+// the wrappers below, which give it its instruction set.
 template <class P, class T, class C, int lanes, class Poll>
-DENSEAM_MULTIVERSION void small_block(const small_setup<T>& s, std::int64_t item, Poll& poll) {
+__attribute__((always_inline)) inline void small_block(const small_setup<T>& s,
+                                                       std::int64_t item,
+                                                       Poll& poll) {
     constexpr std::int64_t item_queries = item_lane_queries * lanes;
     const auto& prm = s.prm;
     const auto& opt = s.opt;
@@ -404,6 +410,7 @@ DENSEAM_MULTIVERSION void small_block(const small_setup<T>& s, std::int64_t item
         res.status[i] = st;
         res.steps[i] = steps;
         qi[sl(l)] = -1;
+        tl[sl(l)] = 0;  // an empty lane reads the schedules at t = 0
         active[sl(l)] = 0.0;
         --n_active;
     };
@@ -670,6 +677,18 @@ DENSEAM_MULTIVERSION void small_block(const small_setup<T>& s, std::int64_t item
     }
 }
 
+template <class P, class T, class C, class Poll>
+DENSEAM_TARGET_AVX512 void small_block_wide(const small_setup<T>& s,
+                                            std::int64_t item,
+                                            Poll& poll) {
+    small_block<P, T, C, 32>(s, item, poll);
+}
+
+template <class P, class T, class C, class Poll>
+void small_block_narrow(const small_setup<T>& s, std::int64_t item, Poll& poll) {
+    small_block<P, T, C, 8>(s, item, poll);
+}
+
 template <class P, class T, class C, int lanes>
 void small_descent(matrix_view<const T> mem,
                    const energy_params& prm,
@@ -708,10 +727,14 @@ void small_descent(matrix_view<const T> mem,
     s.keep_dim.resize(static_cast<std::size_t>(s.dim));
     for (std::int64_t k = 0; k < s.dim; ++k)
         s.keep_dim[static_cast<std::size_t>(k)] = clamped[static_cast<std::size_t>(k)] ? 0.0 : 1.0;
-    parallel_for(
-        (s.n + item_lane_queries * lanes - 1) / (item_lane_queries * lanes),
-        exec,
-        [&](std::int64_t item, auto& poll) { small_block<P, T, C, lanes>(s, item, poll); });
+    parallel_for((s.n + item_lane_queries * lanes - 1) / (item_lane_queries * lanes),
+                 exec,
+                 [&](std::int64_t item, auto& poll) {
+                     if constexpr (lanes == 32)
+                         small_block_wide<P, T, C>(s, item, poll);
+                     else
+                         small_block_narrow<P, T, C>(s, item, poll);
+                 });
 }
 
 template <class T>
@@ -741,11 +764,11 @@ retrieve_result<T> gradient_descent(matrix_view<const T> mem,
                 else
                     small_descent<P, T, double, L>(mem, prm, opt, clamped, res, exec);
             };
-            // 32 query lanes (two AVX-512 registers of floats) where the CPU has AVX-512, else 8
-            // (one AVX2 register): the lanes' accumulators must fit the register file.
+#if DENSEAM_HAVE_AVX512_BUILD
             if (wide_vectors())
                 run.template operator()<32>();
             else
+#endif
                 run.template operator()<8>();
         });
         active.clear();  // every query is finished
