@@ -115,15 +115,16 @@ int run(logl0_cli o) {
         o.n = 500;
         o.nbetas = 20;
     } else if (o.sweep == "reduced") {
-        // The README's main job: the paper's headline panel family at a quarter of the work
-        // (docs/experiments.md): k = 5, d = 8, M = 25, 3 seeds, 10 betas, both energies, N = 100.
-        o.ks = {5};
+        // The README's main job: the paper's headline panel (Fig. 3 right, M = 25 column) at the
+        // paper's scale (docs/experiments.md): k = 10, d = 8, M = 25, seeds 3-7, 20 betas, both
+        // energies, N = 500 (200 runs).
+        o.ks = {10};
         o.ds = {8};
         o.ms = {25};
-        o.seeds = {3, 4, 5};
+        o.seeds = {3, 4, 5, 6, 7};
         o.energies = {"lsr", "lse"};
-        o.n = 100;
-        o.nbetas = 10;
+        o.n = 500;
+        o.nbetas = 20;
     } else if (!o.sweep.empty()) {
         throw invalid_argument("--sweep must be 'paper' or 'reduced' (got '" + o.sweep + "')");
     }

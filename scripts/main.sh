@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: install, build, and reproduce the paper's results into results/ (or $1):
-# Fig. 1, AKEM, the full LMIN0 sweep (900 configurations) and a reduced LOGL0 sweep (60 runs:
-# k=5, d=8, M=25, seeds 3-5, 10 betas, N=100, LSR and LSE; about 10 s), with figures and
+# Fig. 1, AKEM, the full LMIN0 sweep (900 configurations) and a reduced LOGL0 sweep (the
+# paper's headline panel: k=10, d=8, M=25, seeds 3-7, 20 betas, N=500, LSR and LSE; 200 runs,
+# about 30 s), with figures and
 # report.md. `bash scripts/main.sh --logl0-full [OUT]` runs the paper's LOGL0 sweep instead
 # (1,600 runs, `denseam logl0 --sweep paper`; see docs/experiments.md for its cost).
 set -euo pipefail
@@ -130,9 +131,10 @@ total_s=$(elapsed "$job_start")
   echo
   echo "## LOGL0: are retrieved memories good samples? (\`denseam logl0 --sweep $logl0_sweep\`)"
   echo
-  echo "Sweep \`$logl0_sweep\` in ${logl0_s} s (reduced: k = 5, d = 8, M = 25, seeds 3-5, 10"
-  echo "geometric betas over [2/d, 8/r_min²], N = 100 shell queries per pattern, LSR exact fixed"
-  echo "point vs LSE cosine-schedule descent, 13,000 steps at most, early stop at max|grad| < 1e-6;"
+  echo "Sweep \`$logl0_sweep\` in ${logl0_s} s (reduced: the paper's headline panel, Fig. 3 right,"
+  echo "k = 10, d = 8, M = 25, seeds 3-7, 20 geometric betas over [2/d, 8/r_min²], N = 500 shell"
+  echo "queries per pattern, LSR exact fixed point vs LSE cosine-schedule descent, 13,000 steps"
+  echo "at most, early stop at max|grad| < 1e-6 (float32 gradient like the reference);"
   echo "\`bash scripts/main.sh --logl0-full\` runs the paper's 1,600 runs). Figures: one per (k, d)"
   echo "as the paper's Figs. 7-8, mean ± std over seeds; dashed: LSE patterns with a true minimum"
   echo "within 0.1 (the sound criterion beside the reference's loose ||∇E||/√β < 0.1)."
