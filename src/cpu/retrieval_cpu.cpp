@@ -299,6 +299,7 @@ __attribute__((always_inline)) inline void small_block(const small_setup<T>& s,
     const bool any_noise = s.any_noise, prune = s.prune, log_q = s.log_q;
     const bool beta_schedule = s.beta_schedule;
     const double hb_fixed = s.hb_fixed, cut = s.cut, skin = s.skin;
+    const auto max_steps_d = static_cast<double>(opt.max_steps);
     using lane_d = std::array<double, lanes>;
     using lane_c = std::array<C, lanes>;
     // Patterns per distance group and coordinates per gradient group: enough independent
@@ -320,7 +321,8 @@ __attribute__((always_inline)) inline void small_block(const small_setup<T>& s,
     bool list_final = !prune, started = false;
     lane_d active{}, gmax{}, scale{}, beta_l{};
     lane_c shift{}, z{}, sw{}, hbc{}, bcc{};
-    std::array<std::int64_t, lanes> qi{}, tl{};
+    std::array<std::int64_t, lanes> qi{};
+    lane_d tl{};  // each lane's step t, held in double (exact) so that its loops vectorise
     qi.fill(-1);
     int n_active = 0;
     const auto sl = [](int l) { return static_cast<std::size_t>(l); };
@@ -410,7 +412,7 @@ __attribute__((always_inline)) inline void small_block(const small_setup<T>& s,
         res.status[i] = st;
         res.steps[i] = steps;
         qi[sl(l)] = -1;
-        tl[sl(l)] = 0;  // an empty lane reads the schedules at t = 0
+        tl[sl(l)] = 0.0;  // an empty lane reads the schedules at t = 0
         active[sl(l)] = 0.0;
         --n_active;
     };
@@ -419,7 +421,7 @@ __attribute__((always_inline)) inline void small_block(const small_setup<T>& s,
         while (next < q_end) {
             const std::int64_t i = next++;
             qi[sl(l)] = i;
-            tl[sl(l)] = 0;
+            tl[sl(l)] = 0.0;
             active[sl(l)] = 1.0;
             ++n_active;
             for (std::int64_t k = 0; k < dim; ++k) {
@@ -459,7 +461,7 @@ __attribute__((always_inline)) inline void small_block(const small_setup<T>& s,
         }
         // Each lane's query is at its own step t: its schedule values.
         for (int l = 0; l < lanes && (round == 1 || beta_schedule); ++l) {
-            const double b = betas[static_cast<std::size_t>(tl[sl(l)])];
+            const double b = betas[static_cast<std::size_t>(tl[l])];
             beta_l[sl(l)] = b;
             hbc[sl(l)] = static_cast<C>(0.5 * b);
             bcc[sl(l)] = static_cast<C>(b);
@@ -612,7 +614,7 @@ __attribute__((always_inline)) inline void small_block(const small_setup<T>& s,
             const bool conv = opt.tol > 0.0 && gmax[l] < opt.tol;
             stop[l] = active[l] != 0.0 && (unsupported || bad || conv) ? 1.0 : 0.0;
             move[l] = active[l] != 0.0 && stop[l] == 0.0 ? 1.0 : 0.0;
-            a_t[l] = alpha[static_cast<std::size_t>(tl[sl(l)])];
+            a_t[l] = alpha[static_cast<std::size_t>(tl[l])];
             any_stop = std::max(any_stop, stop[l]);
         }
         if (any_stop != 0.0) {
@@ -623,13 +625,13 @@ __attribute__((always_inline)) inline void small_block(const small_setup<T>& s,
                     st = retrieval_status::out_of_support;
                 else if (!std::isfinite(gmax[l]))
                     st = retrieval_status::non_finite;
-                finish(l, st, tl[sl(l)]);
+                finish(l, st, static_cast<std::int64_t>(tl[l]));
                 load(l);
             }
         }
         if (any_noise) {
             for (int l = 0; l < lanes; ++l) {
-                const std::int64_t t = tl[sl(l)];
+                const auto t = static_cast<std::int64_t>(tl[l]);
                 if (move[sl(l)] == 0.0 || sigma[static_cast<std::size_t>(t)] == 0.0) continue;
                 for (std::int64_t k = 0; k < dim; ++k)
                     g[static_cast<std::size_t>(k)][sl(l)] +=
@@ -657,14 +659,14 @@ __attribute__((always_inline)) inline void small_block(const small_setup<T>& s,
         double any_end = 0.0;
 #pragma omp simd reduction(max : any_end)
         for (int l = 0; l < lanes; ++l) {
-            tl[sl(l)] += move[l] != 0.0 ? 1 : 0;
-            const bool end = move[l] != 0.0 && (finite[l] == 0.0 || tl[sl(l)] == opt.max_steps);
+            tl[l] += move[l];
+            const bool end = move[l] != 0.0 && (finite[l] == 0.0 || tl[l] == max_steps_d);
             any_end = std::max(any_end, end ? 1.0 : 0.0);
         }
         if (any_end != 0.0) {
             for (int l = 0; l < lanes; ++l) {
                 if (move[sl(l)] == 0.0) continue;
-                const std::int64_t t = tl[sl(l)];
+                const auto t = static_cast<std::int64_t>(tl[l]);
                 if (finite[sl(l)] == 0.0)
                     finish(l, retrieval_status::non_finite, t);
                 else if (t == opt.max_steps)
