@@ -70,7 +70,7 @@ std::string config_key(const std::string& patterns,
                         sampler,
                         depth,
                         tol,
-                        energy == "lse" ? precision : std::string("double")};
+                        precision};
     return j.dump();
 }
 
@@ -154,8 +154,7 @@ int run(logl0_cli o) {
     const auto t_start = std::chrono::steady_clock::now();
     if (o.fresh) std::filesystem::remove(o.out);
     const std::set<std::string> have = existing_configs(o.out);
-    const std::string precision_name =
-        parse_precision(o.precision) == gradient_precision::single ? "single" : "double";
+    const gradient_precision precision = parse_precision(o.precision);
 
     std::vector<int> all_idx = o.beta_idx;
     if (all_idx.empty())
@@ -165,20 +164,21 @@ int run(logl0_cli o) {
     std::int64_t total = 0, skipped = 0;
     const auto plan = [&](job j) {
         for (int i : all_idx) {
-            if (have.count(config_key(o.patterns,
-                                      j.k,
-                                      j.d,
-                                      j.m,
-                                      j.seed,
-                                      o.true_sigma,
-                                      j.energy,
-                                      o.nbetas,
-                                      i,
-                                      o.n,
-                                      sampler_name,
-                                      o.depth,
-                                      o.tol,
-                                      precision_name)))
+            if (have.count(config_key(
+                    o.patterns,
+                    j.k,
+                    j.d,
+                    j.m,
+                    j.seed,
+                    o.true_sigma,
+                    j.energy,
+                    o.nbetas,
+                    i,
+                    o.n,
+                    sampler_name,
+                    o.depth,
+                    o.tol,
+                    std::string(logl0_precision_name(parse_kernel(j.energy), precision)))))
                 ++skipped;
             else
                 j.missing.push_back(i);
@@ -270,7 +270,7 @@ int run(logl0_cli o) {
         lo.lr_start = o.lr_start;
         lo.lr_end = o.lr_end;
         lo.tol = o.tol;
-        lo.precision = parse_precision(o.precision);
+        lo.precision = precision;
         lo.samples = !o.no_samples;
         std::vector<logl0_row> rows =
             run_logl0(make_matrix_view<const double>(j.x->data(), j.m, j.d), *j.gmm, lo, ex);

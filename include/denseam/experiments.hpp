@@ -261,6 +261,9 @@ std::vector<logl0_row> run_logl0(matrix_view<const double> patterns,
 /// patterns = gmm.sample(M, logl0_pattern_seed(seed)); queries use logl0_query_seed(seed).
 std::uint64_t logl0_pattern_seed(std::uint64_t seed) noexcept;
 std::uint64_t logl0_query_seed(std::uint64_t seed) noexcept;
+/// The `precision` field of a LOGL0 row: "single" or "double" gradient arithmetic for LSE,
+/// "double" for LSR (exact fixed point).
+std::string_view logl0_precision_name(kernel_kind energy, gradient_precision p) noexcept;
 
 /// One JSON line (no trailing newline) with the reference's field names plus ours.
 std::string to_json(const logl0_row& row);

@@ -41,6 +41,11 @@ double sq_dist(const double* x, const T* xi, std::int64_t dim) {
     return s;
 }
 
+// Whether gradient descent follows options.beta (else the energy's beta throughout).
+bool uses_beta_schedule(const retrieve_options& opt) {
+    return !(opt.beta.type == schedule::kind::constant && !(opt.beta.start > 0.0));
+}
+
 std::uint64_t splitmix(std::uint64_t z) {
     z += 0x9e3779b97f4a7c15ULL;
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -706,8 +711,7 @@ void small_descent(matrix_view<const T> mem,
     for (std::int64_t m = 0; m < s.n_mem; ++m)
         for (std::int64_t k = 0; k < s.dim; ++k)
             s.memd[static_cast<std::size_t>(m * s.dim + k)] = static_cast<double>(mem(m, k));
-    const bool use_beta_schedule =
-        !(opt.beta.type == schedule::kind::constant && !(opt.beta.start > 0.0));
+    const bool use_beta_schedule = uses_beta_schedule(opt);
     s.log_q = resolved_q(prm) == q_kind::log;
     const auto steps = static_cast<std::size_t>(opt.max_steps);
     s.alpha.resize(steps);
@@ -751,8 +755,7 @@ retrieve_result<T> gradient_descent(matrix_view<const T> mem,
         std::copy(qry.row(i), qry.row(i) + dim, res.states.begin() + i * dim);
     std::vector<char> clamped(static_cast<std::size_t>(dim), 0);
     for (auto c : opt.clamp) clamped[static_cast<std::size_t>(c)] = 1;
-    const bool use_beta_schedule =
-        !(opt.beta.type == schedule::kind::constant && !(opt.beta.start > 0.0));
+    const bool use_beta_schedule = uses_beta_schedule(opt);
 
     std::vector<std::int64_t> active(static_cast<std::size_t>(n));
     if (mem.rows * dim <= small_descent_limit) {

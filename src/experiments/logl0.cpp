@@ -78,6 +78,10 @@ std::uint64_t logl0_query_seed(std::uint64_t seed) noexcept {
     return splitmix64(seed + 2);
 }
 
+std::string_view logl0_precision_name(kernel_kind energy, gradient_precision p) noexcept {
+    return energy == kernel_kind::lse && p == gradient_precision::single ? "single" : "double";
+}
+
 std::vector<logl0_row> run_logl0(matrix_view<const double> patterns,
                                  const gaussian_mixture& gmm,
                                  const logl0_options& o,
@@ -128,7 +132,7 @@ std::vector<logl0_row> run_logl0(matrix_view<const double> patterns,
         r.lr_start = o.lr_start;
         r.lr_end = o.lr_end;
         r.tol = o.tol;
-        r.precision = lse && o.precision == gradient_precision::single ? "single" : "double";
+        r.precision = logl0_precision_name(o.energy, o.precision);
         r.sampler = std::string(to_string(o.sampler));
 
         energy_params ep;
