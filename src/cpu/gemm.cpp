@@ -15,20 +15,31 @@ blasint to_blas(std::int64_t v) {
 }
 }  // namespace
 
-blas_single_thread_scope::blas_single_thread_scope()
-    : blas_threads_(openblas_get_num_threads()), omp_threads_(1) {
+namespace {
+// OpenBLAS built with pthreads (or any build without per-call thread control) would thread every
+// call from every thread; denseam never wants that (its own teams call BLAS on tiles), so such a
+// build is set to one thread once. The OpenMP build (Debian's libopenblas0-openmp, what the
+// setup installs) decides per call from the caller's OpenMP ICV and is left alone.
+void blas_init_once() {
+    static const bool done = [] {
+        if (openblas_get_parallel() != 2) openblas_set_num_threads(1);  // 2: OpenMP build
+        return true;
+    }();
+    (void)done;
+}
+}  // namespace
+
+blas_single_thread_scope::blas_single_thread_scope() : omp_threads_(1) {
+    blas_init_once();
 #ifdef _OPENMP
     omp_threads_ = omp_get_max_threads();
+    if (omp_threads_ != 1) omp_set_num_threads(1);
 #endif
-    if (blas_threads_ != 1) openblas_set_num_threads(1);
 }
 
 blas_single_thread_scope::~blas_single_thread_scope() {
-    // OpenBLAS's OpenMP build also sets the OpenMP thread count in openblas_set_num_threads:
-    // restore both as they were.
-    if (blas_threads_ != 1) openblas_set_num_threads(blas_threads_);
 #ifdef _OPENMP
-    omp_set_num_threads(omp_threads_);
+    if (omp_threads_ != 1) omp_set_num_threads(omp_threads_);
 #endif
 }
 
@@ -43,6 +54,7 @@ void gemm_nt(std::int64_t m,
              float beta,
              float* c,
              std::int64_t ldc) {
+    blas_init_once();
     cblas_sgemm(CblasRowMajor,
                 CblasNoTrans,
                 CblasTrans,
@@ -69,6 +81,7 @@ void gemm_nt(std::int64_t m,
              double beta,
              double* c,
              std::int64_t ldc) {
+    blas_init_once();
     cblas_dgemm(CblasRowMajor,
                 CblasNoTrans,
                 CblasTrans,
@@ -95,6 +108,7 @@ void gemm_nn(std::int64_t m,
              float beta,
              float* c,
              std::int64_t ldc) {
+    blas_init_once();
     cblas_sgemm(CblasRowMajor,
                 CblasNoTrans,
                 CblasNoTrans,
@@ -121,6 +135,7 @@ void gemm_nn(std::int64_t m,
              double beta,
              double* c,
              std::int64_t ldc) {
+    blas_init_once();
     cblas_dgemm(CblasRowMajor,
                 CblasNoTrans,
                 CblasNoTrans,

@@ -6,11 +6,18 @@
 
 namespace denseam::detail {
 
-/// While alive, BLAS calls made by this thread run single-threaded; the previous BLAS and
-/// OpenMP thread counts are restored on destruction. Needed when denseam's own OpenMP team has a
-/// single thread: OpenBLAS (OpenMP build) then sees no active parallel region and would thread
-/// each tile GEMM itself, which changes the last bits of results with the thread count (and costs
-/// far more than it gains on tile-sized GEMMs).
+/// While alive, BLAS calls made by this thread run single-threaded; the thread's OpenMP thread
+/// count is restored on destruction. Needed when denseam's own OpenMP team has a single thread:
+/// OpenBLAS (OpenMP build) then sees no active parallel region and would thread each tile GEMM
+/// itself, which changes the last bits of results with the thread count (and costs far more than
+/// it gains on tile-sized GEMMs).
+///
+/// Only the calling thread's OpenMP ICV (omp_set_num_threads) is changed: OpenBLAS's OpenMP
+/// build decides per call from omp_get_max_threads() of the calling thread. OpenBLAS's global
+/// thread count is never touched: changing it (openblas_set_num_threads) frees the per-thread
+/// buffers of GEMMs that other threads are running, which gave wrong results under concurrent
+/// calls (tests/python/test_threads.py). Builds other than OpenMP are set to one thread once, at
+/// the first use (blas_init_once), since they have no per-thread control.
 class blas_single_thread_scope {
   public:
     blas_single_thread_scope();
@@ -19,7 +26,6 @@ class blas_single_thread_scope {
     blas_single_thread_scope& operator=(const blas_single_thread_scope&) = delete;
 
   private:
-    int blas_threads_;
     int omp_threads_;
 };
 

@@ -63,7 +63,6 @@ def test_find_minima_matches_cli(cli_binary, tmp_path):
     xi = np.random.default_rng(5).random((40, 3))
     np.save(tmp_path / "x.npy", xi)
     env = dict(os.environ)
-    env.setdefault("OPENBLAS_CORETYPE", "SKYLAKEX")
     p = subprocess.run([str(cli_binary), "minima", "--memories", str(tmp_path / "x.npy"), "--beta",
                         "20", "--out", str(tmp_path / "m.npy")], capture_output=True, text=True,
                        env=env, timeout=120, check=False)
