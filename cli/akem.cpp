@@ -5,6 +5,7 @@
 
 #include "common.hpp"
 #include "denseam/experiments.hpp"
+#include "io/files.hpp"
 #include "plots.hpp"
 
 namespace denseam::cli {
@@ -42,10 +43,17 @@ run_fn add_akem(CLI::App& sub) {
         }
         if (!o->widths.empty()) ao.widths = o->widths;
         ao.grid_points = o->grid;
-        const akem_result r = run_akem(ao);
-        std::filesystem::create_directories(o->out);
+        detail::file_plan files;
+        files.output_dir("--out", o->out);
         const std::string json = (std::filesystem::path(o->out) / "akem.json").string();
-        write_file_atomic(json, to_json(r));
+        const std::string png = (std::filesystem::path(o->out) / "akem.png").string();
+        files.output("--out", json);
+        if (!o->no_plot) files.external_output("--out", png);
+        const akem_result r =
+            with_option_names({{"grid_points", "--grid-points"}, {"half-width h", "--widths h"}},
+                              [&] { return run_akem(ao); });
+        files.set(json, to_json(r));
+        files.commit();
         std::printf("%-13s", "kernel \\ h");
         for (double h : ao.widths) std::printf(" %-13g", h);
         std::printf("\n");
@@ -83,8 +91,9 @@ run_fn add_akem(CLI::App& sub) {
             "minimum). data: %s\n",
             json.c_str());
         if (!o->no_plot) {
-            const std::string png = (std::filesystem::path(o->out) / "akem.png").string();
-            if (run_plot_script({"akem", json, png})) std::printf("figure: %s\n", png.c_str());
+            std::fflush(stdout);
+            run_plot_script({"akem", json, files.target(png)});
+            std::printf("figure: %s\n", png.c_str());
         }
         return exit_ok;
     };

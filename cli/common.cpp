@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +12,8 @@
 #include <sstream>
 
 #include "denseam/energy.hpp"
+#include "io/format.hpp"
+#include "validate.hpp"
 
 namespace denseam::cli {
 
@@ -19,14 +22,15 @@ loaded_matrix load_matrix(const std::string& path, const std::string& what) {
     if (m.array.shape.size() != 2)
         throw invalid_argument(what + " '" + path +
                                "' must be a 2-D array (rows x dim), got shape " +
-                               format_shape(m.array.shape));
+                               detail::format_shape(m.array.shape));
     const std::string name = what + " '" + path + "'";
-    if (m.rows() == 0)
-        throw invalid_argument(name + " is empty (shape (0, " + std::to_string(m.cols()) + "))");
+    if (m.rows() == 0 || m.cols() == 0)
+        throw invalid_argument(name + " is empty (shape " + detail::format_shape(m.array.shape) +
+                               ")");
     if (m.array.is_float32)
-        check_finite(m.array.matrix_f32(name), name.c_str());
+        detail::check_finite(m.array.matrix_f32(name), name.c_str());
     else
-        check_finite(m.array.matrix_f64(name), name.c_str());
+        detail::check_finite(m.array.matrix_f64(name), name.c_str());
     return m;
 }
 
@@ -77,52 +81,13 @@ energy_params energy_cli_options::to_params() const {
     return make_energy_params(kernel, beta, eps, q, degree);
 }
 
-void for_each_jsonl_line(const std::string& path,
-                         const char* what,
-                         const std::function<void(const nlohmann::json&)>& line) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return;
-    std::stringstream ss;
-    ss << in.rdbuf();
-    const std::string text = ss.str();
-    in.close();
-    std::size_t complete = text.rfind('\n');
-    complete = complete == std::string::npos ? 0 : complete + 1;
-    if (complete < text.size()) {
-        std::cerr << "denseam: note: dropping an incomplete last line of " << path << "\n";
-        std::filesystem::resize_file(path, complete);
-    }
-    std::size_t pos = 0;
-    std::int64_t line_no = 0;
-    while (pos < complete) {
-        const std::size_t nl = text.find('\n', pos);
-        const std::string one = text.substr(pos, nl - pos);
-        pos = nl + 1;
-        ++line_no;
-        if (one.find_first_not_of(" \t\r") == std::string::npos) continue;
-        try {
-            line(nlohmann::json::parse(one));
-        } catch (const std::exception& e) {
-            throw invalid_argument("--out '" + path + "' line " + std::to_string(line_no) +
-                                   " is not a " + what + " result line (" + e.what() +
-                                   "); use another file or --fresh");
-        }
-    }
-}
-
-void append_lines(const std::string& path, const std::string& text) {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) throw backend_error("cannot open '" + path + "' for appending");
-    std::size_t done = 0;
-    while (done < text.size()) {
-        const ssize_t w = ::write(fd, text.data() + done, text.size() - done);
-        if (w <= 0) {
-            ::close(fd);
-            throw backend_error("cannot write to '" + path + "'");
-        }
-        done += static_cast<std::size_t>(w);
-    }
-    if (::close(fd) != 0) throw backend_error("cannot write to '" + path + "'");
+exec_options make_exec(int threads) {
+    if (threads < 0)
+        throw invalid_argument("--threads must be >= 0 (0: all cores), got " +
+                               std::to_string(threads));
+    exec_options ex;
+    ex.n_threads = threads;
+    return ex;
 }
 
 progress_bar::progress_bar(bool on, std::int64_t total, std::string unit)
@@ -133,12 +98,16 @@ void progress_bar::update(double done, const std::string& what, bool force) {
     const auto now = clock::now();
     if (!force && now - last_ < std::chrono::milliseconds(100)) return;
     last_ = now;
-    const double f = total_ > 0 ? std::min(1.0, done / static_cast<double>(total_)) : 1.0;
+    const double f = total_ > 0 ? std::min(1.0, done / static_cast<double>(total_)) : 0.0;
     const int width = 30, fill = static_cast<int>(f * width);
     const double secs = std::chrono::duration<double>(now - t0_).count();
-    const double eta = done > 0 ? secs / done * (static_cast<double>(total_) - done) : 0.0;
+    // No estimate before the first unit is done (never "eta 0s" at 0 %).
+    char eta[32] = "     ?";
+    if (done > 0 && total_ > 0)
+        std::snprintf(
+            eta, sizeof eta, "%5.0fs", secs / done * (static_cast<double>(total_) - done));
     std::fprintf(stderr,
-                 "\r[%s%s] %5.1f%% %lld/%lld %s %7.1fs eta %6.0fs  %-36s",
+                 "\r[%s%s] %5.1f%% %lld/%lld %s %7.1fs eta %6s  %-36s",
                  std::string(static_cast<std::size_t>(fill), '#').c_str(),
                  std::string(static_cast<std::size_t>(width - fill), '.').c_str(),
                  100.0 * f,

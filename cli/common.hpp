@@ -6,11 +6,15 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "denseam/error.hpp"
+#include "denseam/exec.hpp"
 #include "denseam/kernels.hpp"
 #include "denseam/matrix_view.hpp"
 #include "denseam/npy.hpp"
@@ -71,17 +75,26 @@ struct energy_cli_options {
     energy_params to_params() const;  ///< parses and validates (invalid_argument on error)
 };
 
-/// Resume support for the experiment commands: calls `line` on every complete line of the JSON
-/// Lines file `path` (missing file: nothing). A trailing partial line (a killed run) is cut off
-/// the file first. A line that does not parse, or that `line` rejects by throwing, gives
-/// denseam::invalid_argument naming the file, the line number and `what` ("LMIN0", ...).
-void for_each_jsonl_line(const std::string& path,
-                         const char* what,
-                         const std::function<void(const nlohmann::json&)>& line);
+/// exec_options for `--threads N`: N >= 0 (0: all cores), else invalid_argument naming the flag.
+exec_options make_exec(int threads);
 
-/// Append whole lines to `path` with one write(2) on an O_APPEND descriptor (a crash never
-/// leaves half a line). @throws denseam::backend_error naming the path.
-void append_lines(const std::string& path, const std::string& text);
+/// Runs f(); a denseam::invalid_argument from the library is rethrown with its field names
+/// replaced by this command's option names, e.g. {{"n_2d", "--n2d"}}, so that the message
+/// names the option the user typed.
+template <class F>
+auto with_option_names(std::initializer_list<std::pair<std::string_view, std::string_view>> names,
+                       F&& f) -> decltype(f()) {
+    try {
+        return f();
+    } catch (const invalid_argument& e) {
+        std::string msg = e.what();
+        for (const auto& [field, option] : names)
+            for (std::size_t at = msg.find(field); at != std::string::npos;
+                 at = msg.find(field, at + option.size()))
+                msg.replace(at, field.size(), option);
+        throw invalid_argument(msg);
+    }
+}
 
 /// An in-place progress bar on stderr (done/total `unit`, elapsed time, ETA), drawn at most every
 /// 0.1 s unless forced; does nothing when `on` is false.

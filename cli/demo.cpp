@@ -5,6 +5,7 @@
 
 #include "common.hpp"
 #include "denseam/experiments.hpp"
+#include "io/files.hpp"
 
 namespace denseam::cli {
 
@@ -17,8 +18,11 @@ run_fn add_demo(CLI::App& sub) {
         "analysis), and "
         "compares the counts with the paper.\nExample:\n  denseam demo --out fig1.json");
     return [out]() {
+        detail::file_plan files;
+        files.output("--out", *out);
         const fig1_result r = run_fig1();
-        write_file_atomic(*out, to_json(r));
+        files.set(*out, to_json(r));
+        files.commit();
         bool all = true;
         std::printf("%-7s %-4s %6s %8s %8s %9s %7s  %s\n",
                     "panel",

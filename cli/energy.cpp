@@ -7,6 +7,8 @@
 #include <cstdio>
 
 #include "common.hpp"
+#include "io/files.hpp"
+#include "io/json.hpp"
 
 namespace denseam::cli {
 
@@ -16,9 +18,10 @@ template <class T>
 nlohmann::json compute(const loaded_matrix& mem,
                        const loaded_matrix& qry,
                        const energy_params& p,
+                       detail::file_plan& files,
                        const std::string& out,
                        const std::string& grad_out,
-                       int threads,
+                       const exec_options& ex,
                        bool print_values) {
     std::vector<T> m, q;
     if constexpr (sizeof(T) == 4) {
@@ -32,8 +35,6 @@ nlohmann::json compute(const loaded_matrix& mem,
     std::vector<T> e(static_cast<std::size_t>(n)),
         g(grad_out.empty() ? 0 : static_cast<std::size_t>(n * d));
     std::vector<energy_status> st(static_cast<std::size_t>(n));
-    exec_options ex;
-    ex.n_threads = threads;
     const auto t0 = std::chrono::steady_clock::now();
     energy_and_grad(make_matrix_view<const T>(m.data(), mem.rows(), mem.cols()),
                     make_matrix_view<const T>(q.data(), n, d),
@@ -45,15 +46,9 @@ nlohmann::json compute(const loaded_matrix& mem,
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const std::int64_t shape_e[] = {n}, shape_g[] = {n, d};
-    if (!out.empty()) write_npy(out, std::span<const T>(e), shape_e);
-    if (!grad_out.empty()) {
-        try {
-            write_npy(grad_out, std::span<const T>(g), shape_g);
-        } catch (...) {
-            if (!out.empty()) std::remove(out.c_str());  // leave no half of the result behind
-            throw;
-        }
-    }
+    if (!out.empty()) files.set(out, to_npy_bytes(std::span<const T>(e), shape_e));
+    if (!grad_out.empty()) files.set(grad_out, to_npy_bytes(std::span<const T>(g), shape_g));
+    files.commit();  // both outputs or neither
     std::int64_t unsupported = 0;
     double lo = INFINITY, hi = -INFINITY, sum = 0;
     std::int64_t finite = 0;
@@ -82,8 +77,7 @@ nlohmann::json compute(const loaded_matrix& mem,
         {"seconds", secs}};
     if (print_values) {
         nlohmann::json vals = nlohmann::json::array();
-        for (auto v : e)
-            vals.push_back(std::isfinite(v) ? nlohmann::json(double(v)) : nlohmann::json("inf"));
+        for (auto v : e) vals.push_back(detail::json_number(static_cast<double>(v)));
         j["energy"] = vals;
     }
     if (!out.empty()) j["out"] = out;
@@ -119,12 +113,18 @@ run_fn add_energy(CLI::App& sub) {
         "--out E.npy --grad G.npy");
     return [o]() {
         const energy_params p = o->energy.to_params();
+        const exec_options ex = make_exec(o->threads);
+        // Every file is checked before anything is read, computed or written.
+        detail::file_plan files;
+        files.input("--memories", o->memories);
+        files.input("--queries", o->queries);
+        if (!o->out.empty()) files.output("--out", o->out);
+        if (!o->grad.empty()) files.output("--grad", o->grad);
         const auto in = load_memories_queries(o->memories, o->queries, o->dtype);
         const auto& mem = in.memories;
         const auto& qry = in.queries;
-        const bool f32 = in.float32;
-        print_json(f32 ? compute<float>(mem, qry, p, o->out, o->grad, o->threads, o->print)
-                       : compute<double>(mem, qry, p, o->out, o->grad, o->threads, o->print));
+        print_json(in.float32 ? compute<float>(mem, qry, p, files, o->out, o->grad, ex, o->print)
+                              : compute<double>(mem, qry, p, files, o->out, o->grad, ex, o->print));
         return exit_ok;
     };
 }

@@ -5,6 +5,7 @@
 
 #include "common.hpp"
 #include "denseam/experiments.hpp"
+#include "io/files.hpp"
 #include "plots.hpp"
 
 namespace denseam::cli {
@@ -33,10 +34,16 @@ run_fn add_fig1(CLI::App& sub) {
         fo.landscapes = true;
         fo.n_1d = o->n1;
         fo.n_2d = o->n2;
-        const fig1_result r = run_fig1(fo);
-        std::filesystem::create_directories(o->out);
+        detail::file_plan files;
+        files.output_dir("--out", o->out);
         const std::string json = (std::filesystem::path(o->out) / "fig1.json").string();
-        write_file_atomic(json, to_json(r));
+        const std::string png = (std::filesystem::path(o->out) / "fig1.png").string();
+        files.output("--out", json);
+        if (!o->no_plot) files.external_output("--out", png);
+        const fig1_result r =
+            with_option_names({{"n_1d", "--n1d"}, {"n_2d", "--n2d"}}, [&] { return run_fig1(fo); });
+        files.set(json, to_json(r));
+        files.commit();
         bool all = true;
         std::printf("%-7s %-4s %6s %7s %7s %9s %6s  %s\n",
                     "panel",
@@ -83,8 +90,9 @@ run_fn add_fig1(CLI::App& sub) {
                     all ? "all minimum counts match paper.md 3.1" : "MISMATCH with paper.md 3.1",
                     json.c_str());
         if (!o->no_plot) {
-            const std::string png = (std::filesystem::path(o->out) / "fig1.png").string();
-            if (run_plot_script({"fig1", json, png})) std::printf("figure: %s\n", png.c_str());
+            std::fflush(stdout);
+            run_plot_script({"fig1", json, files.target(png)});
+            std::printf("figure: %s\n", png.c_str());
         }
         return all ? exit_ok : exit_runtime;
     };

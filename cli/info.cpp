@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common.hpp"
+#include "io/format.hpp"
 
 namespace denseam::cli {
 
@@ -88,7 +89,7 @@ int run_info(const std::string& path, bool json) {
     std::cout << "file:       " << path << "\n"
               << "descr:      " << a.descr << "\n"
               << "dtype:      " << dtype << "\n"
-              << "shape:      " << format_shape(a.shape) << "\n"
+              << "shape:      " << detail::format_shape(a.shape) << "\n"
               << "elements:   " << a.size() << "\n"
               << "nan:        " << s.n_nan << "\n"
               << "inf:        " << inf << "\n"

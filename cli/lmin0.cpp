@@ -15,6 +15,9 @@
 
 #include "common.hpp"
 #include "denseam/experiments.hpp"
+#include "io/files.hpp"
+#include "io/format.hpp"
+#include "io/jsonl.hpp"
 #include "plots.hpp"
 
 namespace denseam::cli {
@@ -38,37 +41,20 @@ struct lmin0_cli {
     int threads = 0;
 };
 
-// A configuration already in the output file: (generator, patterns, M, d, seed, beta).
-using config_key =
-    std::tuple<std::string, std::string, std::int64_t, std::int64_t, std::uint64_t, double>;
-
-// The configurations already in `path` (resume).
-std::set<config_key> existing_configs(const std::string& path) {
-    std::set<config_key> keys;
-    for_each_jsonl_line(path, "LMIN0", [&](const nlohmann::json& j) {
-        keys.emplace(j.value("generator", std::string("reference")),
-                     j.value("patterns", std::string()),
-                     j.at("M").get<std::int64_t>(),
-                     j.at("d").get<std::int64_t>(),
-                     j.at("seed").get<std::uint64_t>(),
-                     j.at("beta").get<double>());
-    });
-    return keys;
-}
-
 struct pattern_job {
     std::string generator, patterns_path, label;
     std::int64_t m = 0, d = 0;
     std::uint64_t seed = 0;
     std::vector<double> x;
     std::vector<double> betas;  // the full grid
-    std::string grid;
+    std::string grid, hash;
     std::vector<int> missing;
 };
 
 int run(const lmin0_cli& o) {
     if (o.nbetas < 1) throw invalid_argument("--nbetas must be >= 1");
     if (o.vol_samples < 0) throw invalid_argument("--vol-samples must be >= 0");
+    if (o.max_candidates < 0) throw invalid_argument("--max-candidates must be >= 0");
     for (auto m : o.ms)
         if (m < 2)
             throw invalid_argument("--M values must be >= 2 (got " + std::to_string(m) + ")");
@@ -76,11 +62,24 @@ int run(const lmin0_cli& o) {
         if (d < 1)
             throw invalid_argument("--d values must be >= 1 (got " + std::to_string(d) + ")");
     for (double b : o.betas)
-        if (!(std::isfinite(b) && b > 0)) throw invalid_argument("--betas must be finite and > 0");
+        if (!(std::isfinite(b) && b > 0))
+            throw invalid_argument("--betas must be finite and > 0 (got " + detail::shortest(b) +
+                                   ")");
+    exec_options ex = make_exec(o.threads);
     const auto t_start = std::chrono::steady_clock::now();
 
-    if (o.fresh) std::filesystem::remove(o.out);
-    const std::set<config_key> have = existing_configs(o.out);
+    // Every file is checked before anything is computed or touched.
+    detail::file_plan files;
+    if (!o.patterns.empty()) files.input("--patterns", o.patterns);
+    files.external_output("--out", o.out);
+    if (!o.plot.empty()) files.external_output("--plot", o.plot);
+    std::set<std::string> have;
+    detail::jsonl_results results(
+        "--out", o.out, "LMIN0", [&](std::string_view line) { have.insert(lmin0_line_key(line)); });
+    if (o.fresh) {
+        results.clear();
+        have.clear();
+    }
 
     // Every pattern set and the betas of it still missing from the output.
     std::vector<pattern_job> jobs;
@@ -94,9 +93,16 @@ int run(const lmin0_cli& o) {
             j.betas = o.betas;
             j.grid = "list";
         }
-        for (std::size_t i = 0; i < j.betas.size(); ++i)
-            if (!have.count({j.generator, j.patterns_path, j.m, j.d, j.seed, j.betas[i]}))
-                j.missing.push_back(static_cast<int>(i));
+        lmin0_row key;
+        key.generator = j.generator;
+        key.patterns_hash = pattern_set_hash(view);
+        key.n_patterns = j.m;
+        key.dim = j.d;
+        key.seed = j.seed;
+        for (std::size_t i = 0; i < j.betas.size(); ++i) {
+            key.beta = j.betas[i];
+            if (!have.count(resume_key(key))) j.missing.push_back(static_cast<int>(i));
+        }
         jobs.push_back(std::move(j));
     };
     if (!o.patterns.empty()) {
@@ -132,8 +138,6 @@ int run(const lmin0_cli& o) {
     }
     const bool show = !o.no_progress && (o.progress || isatty(STDERR_FILENO));
     progress_bar bar(show, total, "configs");
-    exec_options ex;
-    ex.n_threads = o.threads;
     std::int64_t done = 0, written = 0;
     std::printf("%-28s %6s %10s %12s %10s %9s %8s\n",
                 "pattern set",
@@ -168,7 +172,7 @@ int run(const lmin0_cli& o) {
             text += to_json(r) + "\n";
             if (r.num_new_mems > peak->num_new_mems) peak = &r;
         }
-        append_lines(o.out, text);
+        results.append(text);
         done += static_cast<std::int64_t>(rows.size());
         written += static_cast<std::int64_t>(rows.size());
         bar.update(static_cast<double>(done), j.label, true);
@@ -193,7 +197,7 @@ int run(const lmin0_cli& o) {
                 static_cast<long long>(skipped),
                 o.out.c_str(),
                 secs);
-    if (!o.plot.empty()) run_plot_script({"lmin0", o.out, o.plot});
+    if (!o.plot.empty()) run_plot_script({"lmin0", o.out, files.target(o.plot)});
     return exit_ok;
 }
 
@@ -237,7 +241,9 @@ run_fn add_lmin0(CLI::App& sub) {
     sub.add_option(
            "--out,-o", o->out, "JSON Lines output; configurations already in it are skipped")
         ->capture_default_str();
-    sub.add_flag("--fresh", o->fresh, "Delete --out first instead of resuming");
+    sub.add_flag("--fresh",
+                 o->fresh,
+                 "Empty --out first instead of resuming (only a file of LMIN0 lines is emptied)");
     sub.add_option("--plot", o->plot, "Also draw the Fig. 3-left style figure to this PNG");
     sub.add_flag(
         "--progress", o->progress, "Progress bar on stderr even when it is not a terminal");

@@ -15,6 +15,8 @@
 
 #include "common.hpp"
 #include "denseam/experiments.hpp"
+#include "io/files.hpp"
+#include "io/jsonl.hpp"
 #include "plots.hpp"
 
 namespace denseam::cli {
@@ -39,94 +41,35 @@ struct logl0_cli {
     std::string plot;
     bool no_samples = false, fresh = false, progress = false, no_progress = false;
     int threads = 0;
+    // Which sweep-shaped options were given (they override --sweep's preset).
+    bool given_k = false, given_d = false, given_m = false, given_seeds = false,
+         given_energy = false, given_n = false, given_nbetas = false;
 };
-
-// The configuration of a line: what the reference de-duplicates on, plus the settings that
-// change the result.
-std::string config_key(const std::string& patterns,
-                       std::int64_t k,
-                       std::int64_t d,
-                       std::int64_t m,
-                       std::uint64_t seed,
-                       double sigma,
-                       const std::string& energy,
-                       int nbetas,
-                       int beta_idx,
-                       std::int64_t n,
-                       const std::string& sampler,
-                       std::int64_t depth,
-                       double tol,
-                       const std::string& precision) {
-    nlohmann::json j = {patterns,
-                        k,
-                        d,
-                        m,
-                        seed,
-                        sigma,
-                        energy,
-                        nbetas,
-                        beta_idx,
-                        n,
-                        sampler,
-                        depth,
-                        tol,
-                        precision};
-    return j.dump();
-}
-
-// The configurations already in `path` (resume).
-std::set<std::string> existing_configs(const std::string& path) {
-    std::set<std::string> keys;
-    for_each_jsonl_line(path, "LOGL0", [&](const nlohmann::json& j) {
-        keys.insert(config_key(j.value("patterns", std::string()),
-                               j.at("k").get<std::int64_t>(),
-                               j.at("d").get<std::int64_t>(),
-                               j.at("M").get<std::int64_t>(),
-                               j.at("seed").get<std::uint64_t>(),
-                               j.at("true_sigma").get<double>(),
-                               j.at("energy").get<std::string>(),
-                               j.at("nbetas").get<int>(),
-                               j.at("beta_idx").get<int>(),
-                               j.at("N").get<std::int64_t>(),
-                               j.at("sampler").get<std::string>(),
-                               j.at("depth").get<std::int64_t>(),
-                               j.at("tol").get<double>(),
-                               j.value("precision", std::string("double"))));
-    });
-    return keys;
-}
 
 struct job {
     std::int64_t k = 0, d = 0, m = 0;
     std::uint64_t seed = 0;
-    std::string energy, label;
+    std::string energy, label, hash;
     std::shared_ptr<gaussian_mixture> gmm;
     std::shared_ptr<std::vector<double>> x;
     std::vector<int> missing;
 };
 
 int run(logl0_cli o) {
-    if (o.sweep == "paper") {
-        o.ks = {5, 10};
-        o.ds = {8, 16};
-        o.ms = {25, 100};
-        o.seeds = {3, 4, 5, 6, 7};
-        o.energies = {"lsr", "lse"};
-        o.n = 500;
-        o.nbetas = 20;
-    } else if (o.sweep == "reduced") {
-        // The README's main job: the paper's headline panel (Fig. 3 right, M = 25 column) at the
-        // paper's scale (docs/experiments.md): k = 10, d = 8, M = 25, seeds 3-7, 20 betas, both
-        // energies, N = 500 (200 runs).
-        o.ks = {10};
-        o.ds = {8};
-        o.ms = {25};
-        o.seeds = {3, 4, 5, 6, 7};
-        o.energies = {"lsr", "lse"};
-        o.n = 500;
-        o.nbetas = 20;
-    } else if (!o.sweep.empty()) {
-        throw invalid_argument("--sweep must be 'paper' or 'reduced' (got '" + o.sweep + "')");
+    if (!o.sweep.empty()) {
+        // The preset fills the sweep's shape; options given explicitly take precedence.
+        const logl0_sweep s = with_option_names({{"LOGL0 sweep", "--sweep"}},
+                                                [&] { return logl0_sweep_preset(o.sweep); });
+        if (!o.given_k) o.ks = s.ks;
+        if (!o.given_d) o.ds = s.ds;
+        if (!o.given_m) o.ms = s.ms;
+        if (!o.given_seeds) o.seeds = s.seeds;
+        if (!o.given_energy) {
+            o.energies.clear();
+            for (kernel_kind e : s.energies) o.energies.emplace_back(to_string(e));
+        }
+        if (!o.given_n) o.n = s.n_per_pattern;
+        if (!o.given_nbetas) o.nbetas = s.nbetas;
     }
     if (o.nbetas < 1) throw invalid_argument("--nbetas must be >= 1");
     if (o.n < 1) throw invalid_argument("--N must be >= 1");
@@ -151,11 +94,27 @@ int run(logl0_cli o) {
     }
     const sampler_kind sampler = parse_sampler(o.sampler);
     const std::string sampler_name(to_string(sampler));
-    const auto t_start = std::chrono::steady_clock::now();
-    if (o.fresh) std::filesystem::remove(o.out);
-    const std::set<std::string> have = existing_configs(o.out);
     const gradient_precision precision = parse_precision(o.precision);
+    exec_options ex = make_exec(o.threads);
+    const auto t_start = std::chrono::steady_clock::now();
 
+    // Every file is checked before anything is computed or touched.
+    detail::file_plan files;
+    if (!o.patterns.empty()) files.input("--patterns", o.patterns);
+    if (!o.gmm.empty()) files.input("--gmm", o.gmm);
+    files.external_output("--out", o.out);
+    if (!o.plot.empty()) {
+        // A prefix: the figures are <prefix>_k<k>_d<d>.png beside it.
+        const std::string probe = o.plot + "_k1_d1.png";
+        files.external_output("--plot", probe);
+    }
+    std::set<std::string> have;
+    detail::jsonl_results results(
+        "--out", o.out, "LOGL0", [&](std::string_view line) { have.insert(logl0_line_key(line)); });
+    if (o.fresh) {
+        results.clear();
+        have.clear();
+    }
     std::vector<int> all_idx = o.beta_idx;
     if (all_idx.empty())
         for (int i = 0; i < o.nbetas; ++i) all_idx.push_back(i);
@@ -163,22 +122,26 @@ int run(logl0_cli o) {
     std::vector<job> jobs;
     std::int64_t total = 0, skipped = 0;
     const auto plan = [&](job j) {
+        logl0_row key;
+        key.patterns = o.patterns;
+        key.patterns_hash = j.hash;
+        key.k = j.k;
+        key.dim = j.d;
+        key.n_patterns = j.m;
+        key.seed = j.seed;
+        key.true_sigma = o.true_sigma;
+        key.energy = j.energy;
+        key.nbetas = o.nbetas;
+        key.n_per_pattern = o.n;
+        key.sampler = sampler_name;
+        key.depth = o.depth;
+        key.lr_start = o.lr_start;
+        key.lr_end = o.lr_end;
+        key.tol = o.tol;
+        key.precision = std::string(logl0_precision_name(parse_kernel(j.energy), precision));
         for (int i : all_idx) {
-            if (have.count(config_key(
-                    o.patterns,
-                    j.k,
-                    j.d,
-                    j.m,
-                    j.seed,
-                    o.true_sigma,
-                    j.energy,
-                    o.nbetas,
-                    i,
-                    o.n,
-                    sampler_name,
-                    o.depth,
-                    o.tol,
-                    std::string(logl0_precision_name(parse_kernel(j.energy), precision)))))
+            key.beta_idx = i;
+            if (have.count(resume_key(key)))
                 ++skipped;
             else
                 j.missing.push_back(i);
@@ -191,13 +154,19 @@ int run(logl0_cli o) {
             throw invalid_argument("--patterns takes a single --k and --seed");
         const loaded_matrix lm = load_matrix(o.patterns, "patterns");
         auto x = std::make_shared<std::vector<double>>(as_f64(lm));
+        std::string hash =
+            pattern_set_hash(make_matrix_view<const double>(x->data(), lm.rows(), lm.cols()));
         auto g = std::make_shared<gaussian_mixture>();
         if (!o.gmm.empty()) {
             std::ifstream in(o.gmm);
             if (!in) throw invalid_argument("--gmm: cannot read '" + o.gmm + "'");
             std::stringstream ss;
             ss << in.rdbuf();
-            *g = gaussian_mixture::from_json(ss.str());
+            const std::string text = ss.str();
+            *g = gaussian_mixture::from_json(text);
+            // The true mixture changes every log-likelihood: it is part of the resume key.
+            hash += "-" +
+                    detail::hex64(detail::fnv1a64(detail::fnv1a64_init, text.data(), text.size()));
         } else {
             *g = gaussian_mixture::random(o.ks[0], lm.cols(), o.true_sigma, o.seeds[0]);
         }
@@ -213,6 +182,7 @@ int run(logl0_cli o) {
             j.energy = e;
             j.gmm = g;
             j.x = x;
+            j.hash = hash;
             j.label = e + " " + o.patterns;
             plan(std::move(j));
         }
@@ -243,8 +213,6 @@ int run(logl0_cli o) {
 
     const bool show = !o.no_progress && (o.progress || isatty(STDERR_FILENO));
     progress_bar bar(show, total, "rows");
-    exec_options ex;
-    ex.n_threads = o.threads;
     std::int64_t done = 0;
     std::printf("%-36s %5s %9s %9s %8s %8s %7s %8s\n",
                 "configuration",
@@ -282,6 +250,7 @@ int run(logl0_cli o) {
             r.true_sigma = o.true_sigma;
             r.seed = j.seed;
             r.patterns = o.patterns;
+            r.patterns_hash = j.hash;
             text += to_json(r) + "\n";
             max_unique = std::max(max_unique, r.num_unique_retrievals);
             early += r.num_converged;
@@ -290,7 +259,7 @@ int run(logl0_cli o) {
             ll += r.avg_logl;
             steps += r.mean_steps;
         }
-        append_lines(o.out, text);
+        results.append(text);
         done += static_cast<std::int64_t>(rows.size());
         const double secs =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -323,26 +292,30 @@ int run(logl0_cli o) {
 
 run_fn add_logl0(CLI::App& sub) {
     auto o = std::make_shared<logl0_cli>();
-    sub.add_option("--d", o->ds, "Dimensions (comma list)")->delimiter(',')->capture_default_str();
-    sub.add_option("--k", o->ks, "Mixture components (comma list)")
-        ->delimiter(',')
-        ->capture_default_str();
+    auto* od = sub.add_option("--d", o->ds, "Dimensions (comma list)")
+                   ->delimiter(',')
+                   ->capture_default_str();
+    auto* ok = sub.add_option("--k", o->ks, "Mixture components (comma list)")
+                   ->delimiter(',')
+                   ->capture_default_str();
     sub.add_option("--true-sigma", o->true_sigma, "Standard deviation of every component")
         ->capture_default_str();
-    sub.add_option("--M", o->ms, "Stored patterns, sampled from the mixture (comma list)")
-        ->delimiter(',')
-        ->capture_default_str();
-    sub.add_option("--N", o->n, "Queries per stored pattern")->capture_default_str();
-    sub.add_option("--seed,--seeds", o->seeds, "Seeds (comma list)")
-        ->delimiter(',')
-        ->capture_default_str();
-    sub.add_option("--nbetas", o->nbetas, "Betas on the geometric grid [2/d, 8/r_min^2]")
-        ->capture_default_str();
+    auto* om =
+        sub.add_option("--M", o->ms, "Stored patterns, sampled from the mixture (comma list)")
+            ->delimiter(',')
+            ->capture_default_str();
+    auto* on = sub.add_option("--N", o->n, "Queries per stored pattern")->capture_default_str();
+    auto* os = sub.add_option("--seed,--seeds", o->seeds, "Seeds (comma list)")
+                   ->delimiter(',')
+                   ->capture_default_str();
+    auto* ob = sub.add_option("--nbetas", o->nbetas, "Betas on the geometric grid [2/d, 8/r_min^2]")
+                   ->capture_default_str();
     sub.add_option("--beta-idx", o->beta_idx, "Grid indices to run (comma list; omit: all)")
         ->delimiter(',');
-    sub.add_option("--energy", o->energies, "lsr (exact fixed point), lse (descent) or both")
-        ->delimiter(',')
-        ->capture_default_str();
+    auto* oe =
+        sub.add_option("--energy", o->energies, "lsr (exact fixed point), lse (descent) or both")
+            ->delimiter(',')
+            ->capture_default_str();
     sub.add_option("--depth", o->depth, "LSE gradient steps (the cosine schedule's length)")
         ->capture_default_str();
     sub.add_option("--lr-start", o->lr_start, "LSE step size at t = 0")->capture_default_str();
@@ -363,10 +336,15 @@ run_fn add_logl0(CLI::App& sub) {
     sub.add_option(
            "--gmm", o->gmm, "With --patterns: the true mixture (JSON; default: from --seed)")
         ->needs(pp);
-    sub.add_option("--sweep", o->sweep, "paper (1,600 runs) or reduced (the main job's subset)");
+    sub.add_option("--sweep",
+                   o->sweep,
+                   "paper (1,600 runs) or reduced (the main job's 200): sets --k --d --M --seeds "
+                   "--energy --N --nbetas, except those given explicitly");
     sub.add_option("--out,-o", o->out, "JSON Lines output; configurations in it are skipped")
         ->capture_default_str();
-    sub.add_flag("--fresh", o->fresh, "Delete --out first instead of resuming");
+    sub.add_flag("--fresh",
+                 o->fresh,
+                 "Empty --out first instead of resuming (only a file of LOGL0 lines is emptied)");
     sub.add_flag("--no-samples",
                  o->no_samples,
                  "Leave sample_logl / sample_is_novel empty (the full sweep: ~1 GB less)");
@@ -382,7 +360,16 @@ run_fn add_logl0(CLI::App& sub) {
         "num_unique_minima, num_unique_points, num_converged, mean_steps). See "
         "docs/experiments.md.\nExample (the paper's sweep):\n  denseam logl0 --sweep paper "
         "--no-samples --out logl0.jsonl --plot logl0");
-    return [o]() { return run(*o); };
+    return [o, od, ok, om, on, os, ob, oe]() {
+        o->given_d = od->count() > 0;
+        o->given_k = ok->count() > 0;
+        o->given_m = om->count() > 0;
+        o->given_n = on->count() > 0;
+        o->given_seeds = os->count() > 0;
+        o->given_nbetas = ob->count() > 0;
+        o->given_energy = oe->count() > 0;
+        return run(*o);
+    };
 }
 
 }  // namespace denseam::cli

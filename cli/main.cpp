@@ -68,11 +68,38 @@ int main(int argc, char** argv) {
         "LOGL0: log-likelihood, uniqueness, novelty of retrievals, LSR vs LSE (JSONL)",
         add_logl0);
 
+    // An empty value ("--beta ''", "--out=") is never meant; the option parser would read it as
+    // 0 or as no file at all.
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        const bool opt = a.size() > 1 && a[0] == '-' && !(a[1] >= '0' && a[1] <= '9');
+        if (opt && a.back() == '=') {
+            std::cerr << "denseam: error: option " << a.substr(0, a.size() - 1)
+                      << " was given an empty value\n";
+            return exit_usage;
+        }
+        if (opt && a.find('=') == std::string::npos && i + 1 < argc && argv[i + 1][0] == '\0') {
+            std::cerr << "denseam: error: option " << a << " was given an empty value\n";
+            return exit_usage;
+        }
+    }
     try {
         app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e) == 0 ? exit_ok : exit_usage;
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e) == 0 ? exit_ok : exit_usage;
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e) == 0 ? exit_ok : exit_usage;
     } catch (const CLI::ParseError& e) {
-        int code = app.exit(e);
-        return code == 0 ? exit_ok : exit_usage;
+        // One line, like every other error of the tool.
+        std::string what = e.what();
+        for (char& c : what)
+            if (c == '\n') c = ' ';
+        std::string sub;
+        for (const CLI::App* s : app.get_subcommands()) sub = " " + s->get_name();
+        std::cerr << "denseam: error: " << what << " (see denseam" << sub << " --help)\n";
+        return exit_usage;
     }
     try {
         for (auto& [sub, run] : commands)

@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "common.hpp"
+#include "io/files.hpp"
 
 namespace denseam::cli {
 
@@ -33,6 +34,7 @@ struct minima_cli {
 // An in-place progress bar on stderr.
 
 nlohmann::json lsr_at_beta(const minima_cli& o,
+                           detail::file_plan& files,
                            const loaded_matrix& mem,
                            const std::vector<double>& x,
                            const energy_params& p,
@@ -41,53 +43,15 @@ nlohmann::json lsr_at_beta(const minima_cli& o,
     const std::int64_t d = mem.cols();
     const auto r = find_lsr_minima(
         make_matrix_view<const double>(x.data(), mem.rows(), d), p.beta, p.eps, mo, ex);
-    std::vector<std::string> written;
-    try {
-        if (!o.out.empty()) {
-            std::vector<double> pos;
-            pos.reserve(r.minima.size() * static_cast<std::size_t>(d));
-            for (const auto& m : r.minima)
-                pos.insert(pos.end(), m.position.begin(), m.position.end());
-            const std::int64_t shape[] = {static_cast<std::int64_t>(r.minima.size()), d};
-            write_npy(o.out, std::span<const double>(pos), shape);
-            written.push_back(o.out);
-        }
-        if (!o.supports.empty()) {
-            nlohmann::json offsets = nlohmann::json::array({0}), indices = nlohmann::json::array(),
-                           energy = nlohmann::json::array(), hess = nlohmann::json::array(),
-                           basin = nlohmann::json::array(), nearest = nlohmann::json::array(),
-                           nearest_d = nlohmann::json::array(), stored = nlohmann::json::array(),
-                           novel = nlohmann::json::array();
-            std::int64_t total = 0;
-            for (const auto& m : r.minima) {
-                for (auto s : m.support) indices.push_back(s);
-                total += static_cast<std::int64_t>(m.support.size());
-                offsets.push_back(total);
-                energy.push_back(m.energy);
-                hess.push_back(m.hessian_scale);
-                basin.push_back(std::isfinite(m.basin_radius) ? nlohmann::json(m.basin_radius)
-                                                              : nlohmann::json(nullptr));
-                nearest.push_back(m.nearest);
-                nearest_d.push_back(m.nearest_distance);
-                stored.push_back(m.stored);
-                novel.push_back(m.novel);
-            }
-            const nlohmann::json js = {{"offsets", offsets},
-                                       {"indices", indices},
-                                       {"energy", energy},
-                                       {"hessian_scale", hess},
-                                       {"basin_radius", basin},
-                                       {"nearest", nearest},
-                                       {"nearest_distance", nearest_d},
-                                       {"stored", stored},
-                                       {"novel", novel}};
-            write_file_atomic(o.supports, js.dump() + "\n");
-            written.push_back(o.supports);
-        }
-    } catch (...) {
-        for (const auto& f : written) std::remove(f.c_str());
-        throw;
+    if (!o.out.empty()) {
+        std::vector<double> pos;
+        pos.reserve(r.minima.size() * static_cast<std::size_t>(d));
+        for (const auto& m : r.minima) pos.insert(pos.end(), m.position.begin(), m.position.end());
+        const std::int64_t shape[] = {static_cast<std::int64_t>(r.minima.size()), d};
+        files.set(o.out, to_npy_bytes(std::span<const double>(pos), shape));
     }
+    if (!o.supports.empty()) files.set(o.supports, to_json(r) + "\n");
+    files.commit();
     nlohmann::json j = {{"kernel", "lsr"},
                         {"beta", p.beta},
                         {"eps", p.eps},
@@ -101,7 +65,7 @@ nlohmann::json lsr_at_beta(const minima_cli& o,
                         {"candidates", r.candidates},
                         {"status", std::string(to_string(r.status))},
                         {"strategy", r.strategy_used},
-                        {"exact", true},
+                        {"exact", r.status == minima_status::complete},
                         {"seconds", r.seconds}};
     if (!o.out.empty()) j["out"] = o.out;
     if (!o.supports.empty()) j["supports"] = o.supports;
@@ -109,6 +73,7 @@ nlohmann::json lsr_at_beta(const minima_cli& o,
 }
 
 nlohmann::json any_kernel_1d(const minima_cli& o,
+                             detail::file_plan& files,
                              const loaded_matrix& mem,
                              const std::vector<double>& x,
                              const energy_params& p) {
@@ -122,8 +87,9 @@ nlohmann::json any_kernel_1d(const minima_cli& o,
         std::vector<double> pos;
         for (const auto& m : r.minima) pos.push_back(m.position);
         const std::int64_t shape[] = {static_cast<std::int64_t>(pos.size()), 1};
-        write_npy(o.out, std::span<const double>(pos), shape);
+        files.set(o.out, to_npy_bytes(std::span<const double>(pos), shape));
     }
+    files.commit();
     nlohmann::json flat = nlohmann::json::array(), minima = nlohmann::json::array();
     for (const auto& m : r.minima)
         minima.push_back({{"position", m.position},
@@ -203,8 +169,6 @@ run_fn add_minima(CLI::App& sub) {
         "  denseam minima --memories X.npy --beta 15 --out minima.npy --supports minima.json\n"
         "  denseam minima --memories X.npy --curve");
     return [o, beta_opt]() {
-        const loaded_matrix mem = load_matrix(o->memories, "memories");
-        const std::vector<double> x = as_f64(mem);
         const bool have_beta = beta_opt != nullptr && beta_opt->count() > 0;
         if (!o->curve && !have_beta) throw invalid_argument("--beta is required (unless --curve)");
         energy_cli_options eo = o->energy;
@@ -212,6 +176,19 @@ run_fn add_minima(CLI::App& sub) {
         const energy_params p = eo.to_params();
         if (!std::isfinite(o->novelty) || o->novelty < 0.0)
             throw invalid_argument("--novelty must be finite and >= 0");
+        if (o->max_candidates < 0) throw invalid_argument("--max-candidates must be >= 0");
+        exec_options ex = make_exec(o->threads);
+        // Every file is checked before anything is read, computed or written.
+        detail::file_plan files;
+        files.input("--memories", o->memories);
+        if (!o->out.empty()) files.output("--out", o->out);
+        if (!o->supports.empty()) {
+            if (p.kernel != kernel_kind::lsr)
+                throw invalid_argument("--supports is for the lsr kernel (support sets)");
+            files.output("--supports", o->supports);
+        }
+        const loaded_matrix mem = load_matrix(o->memories, "memories");
+        const std::vector<double> x = as_f64(mem);
 
         if (p.kernel != kernel_kind::lsr) {
             if (mem.cols() != 1)
@@ -221,7 +198,7 @@ run_fn add_minima(CLI::App& sub) {
                                        "' have d = " + std::to_string(mem.cols()) +
                                        "); the LSR kernel is exact in any dimension");
             if (o->curve) throw invalid_argument("--curve is for the lsr kernel");
-            print_json(any_kernel_1d(*o, mem, x, p));
+            print_json(any_kernel_1d(*o, files, mem, x, p));
             return exit_ok;
         }
 
@@ -236,8 +213,7 @@ run_fn add_minima(CLI::App& sub) {
             bar.set_total(total);
             bar.update(static_cast<double>(done), "");
         };
-        exec_options ex;
-        ex.n_threads = o->threads;
+        bar.update(0.0, "", true);  // at once: a long enumeration shows that it started
         g_sigint = 0;
         ex.interrupt = [] { return g_sigint != 0; };
         auto previous = std::signal(SIGINT, on_sigint);
@@ -253,7 +229,7 @@ run_fn add_minima(CLI::App& sub) {
                     make_matrix_view<const double>(x.data(), mem.rows(), mem.cols()), mo, ex);
                 bar.clear_line();
                 if (have_beta) {
-                    j = lsr_at_beta(*o, mem, x, p, mo, ex);
+                    j = lsr_at_beta(*o, files, mem, x, p, mo, ex);
                     bar.clear_line();
                 } else {
                     j = {{"kernel", "lsr"}, {"n_memories", mem.rows()}, {"dim", mem.cols()}};
@@ -270,12 +246,13 @@ run_fn add_minima(CLI::App& sub) {
                                "with breakpoints[-1] = 0 and breakpoints[K] = +inf"}};
                 if (!have_beta) {
                     j["candidates"] = c.candidates;
+                    j["exact"] = c.status == minima_status::complete;
                     j["status"] = std::string(to_string(c.status));
                     j["strategy"] = "gray";
                     j["seconds"] = c.seconds;
                 }
             } else {
-                j = lsr_at_beta(*o, mem, x, p, mo, ex);
+                j = lsr_at_beta(*o, files, mem, x, p, mo, ex);
                 bar.clear_line();
             }
         } catch (...) {

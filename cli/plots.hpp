@@ -1,16 +1,20 @@
 // SPDX-License-Identifier: MIT
 // Running the plotting script (python/denseam/plots.py under /usr/bin/python3) from the CLI.
-// Plots are a convenience: when Python, matplotlib or the script is missing the data commands
-// still succeed and print a warning.
+// A figure that was asked for and cannot be made is an error (exit 1) after the data is written.
 #pragma once
 
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
+
+#include "denseam/error.hpp"
 
 namespace denseam::cli {
 
@@ -41,31 +45,46 @@ inline std::string shell_quote(const std::string& s) {
     return q + "'";
 }
 
-/// Run `plots.py <args...>` (its output goes to stderr). Returns true on success; on any
-/// failure prints "denseam: warning: ..." and returns false.
-inline bool run_plot_script(const std::vector<std::string>& args) {
+/// Run `plots.py <args...>`; its messages go to stderr. A figure the user asked for that cannot
+/// be made is an error: throws denseam::backend_error (exit 1) with the script's one-line error
+/// (the data files written before are complete, and the message says so).
+inline void run_plot_script(const std::vector<std::string>& args) {
     const std::string script = find_plot_script();
-    if (script.empty()) {
-        std::cerr << "denseam: warning: plotting script python/denseam/plots.py not found (set "
-                     "DENSEAM_PLOTS); no figure made\n";
-        return false;
-    }
+    if (script.empty())
+        throw backend_error(
+            "plotting script python/denseam/plots.py not found (set DENSEAM_PLOTS, or use "
+            "the data files: they are complete)");
     std::string python = "python3";
     if (const char* env = std::getenv("DENSEAM_PYTHON"))
         python = env;
     else if (access("/usr/bin/python3", X_OK) == 0)
         python = "/usr/bin/python3";
+    char err_path[] = "/tmp/denseam-plot-XXXXXX";
+    const int fd = mkstemp(err_path);
+    if (fd < 0) throw backend_error("plotting failed: cannot create a temporary file");
+    close(fd);
     std::string cmd = shell_quote(python) + " " + shell_quote(script);
     for (const auto& a : args) cmd += " " + shell_quote(a);
-    cmd += " 1>&2";
+    cmd += " 1>&2 2>" + shell_quote(err_path);
     std::cout.flush();
     const int rc = std::system(cmd.c_str());
-    if (rc != 0) {
-        std::cerr << "denseam: warning: plotting failed (" << python << " " << script
-                  << "; matplotlib missing?); the data files are complete\n";
-        return false;
+    std::string last, line;
+    {
+        std::ifstream in(err_path);
+        while (std::getline(in, line)) {
+            if (line.find_first_not_of(" \t") == std::string::npos) continue;
+            if (rc == 0) std::cerr << line << "\n";  // the script's notes ("wrote x.png")
+            last = line;
+        }
     }
-    return true;
+    std::remove(err_path);
+    if (rc != 0) {
+        if (last.empty())
+            last = WIFEXITED(rc) ? "exit status " + std::to_string(WEXITSTATUS(rc))
+                                 : "killed by signal " + std::to_string(WTERMSIG(rc));
+        throw backend_error("plotting failed (" + python + " " + script + "): " + last +
+                            "; the data files are complete");
+    }
 }
 
 }  // namespace denseam::cli

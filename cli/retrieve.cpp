@@ -6,6 +6,7 @@
 
 #include "common.hpp"
 #include "denseam/retrieval.hpp"
+#include "io/files.hpp"
 
 namespace denseam::cli {
 
@@ -24,22 +25,59 @@ struct retrieve_cli {
     std::vector<std::int64_t> clamp;
     std::string dtype = "auto";
     int threads = 0;
+    // Which options were given: an option that does nothing for the chosen method is an error.
+    bool given_lr = false, given_lr_end = false, given_noise = false, given_seed = false,
+         given_precision = false, given_tol = false, given_clamp = false;
+
+    retrieve_options options() const {
+        const energy_params p = energy.to_params();
+        retrieve_options ro;
+        ro.method = parse_method(method);
+        const bool fixed = ro.method == retrieval_method::fixed_point;
+        const auto useless = [](const char* opt, const std::string& why) {
+            throw invalid_argument(std::string(opt) + " has no effect " + why);
+        };
+        if (fixed) {
+            const std::string why = "with --method fixed-point (it is for --method gradient)";
+            if (given_lr) useless("--lr", why);
+            if (given_lr_end) useless("--lr-end", why);
+            if (given_noise) useless("--noise", why);
+            if (given_seed) useless("--seed", why);
+            if (given_precision) useless("--precision", why);
+            if (given_clamp) useless("--clamp", why);
+            if (given_tol && p.kernel == kernel_kind::lsr)
+                useless("--tol",
+                        "with the LSR fixed point (it stops when the support set repeats)");
+            if (!supports_out.empty() && p.kernel != kernel_kind::lsr)
+                useless("--supports",
+                        "with kernel '" + std::string(to_string(p.kernel)) +
+                            "' (support sets are for the LSR fixed point)");
+        } else {
+            if (!supports_out.empty())
+                useless("--supports",
+                        "with --method gradient (support sets are for the LSR "
+                        "fixed point)");
+            if (given_seed && !(noise != 0.0))
+                useless("--seed", "without --noise (it seeds the noise)");
+        }
+        ro.max_steps = steps;
+        ro.tol = tol;
+        ro.step_size = lr_end >= 0 ? schedule::cosine(lr, lr_end) : schedule::constant(lr);
+        ro.noise = schedule::constant(noise);
+        ro.seed = seed;
+        ro.precision = parse_precision(precision);
+        ro.clamp = clamp;
+        return ro;
+    }
 };
 
 template <class T>
 nlohmann::json run_retrieve(const retrieve_cli& o,
+                            detail::file_plan& files,
                             const loaded_matrix& mem,
                             const loaded_matrix& qry) {
     const energy_params p = o.energy.to_params();
-    retrieve_options ro;
-    ro.method = parse_method(o.method);
-    ro.max_steps = o.steps;
-    ro.tol = o.tol;
-    ro.step_size = o.lr_end >= 0 ? schedule::cosine(o.lr, o.lr_end) : schedule::constant(o.lr);
-    ro.noise = schedule::constant(o.noise);
-    ro.seed = o.seed;
-    ro.precision = parse_precision(o.precision);
-    ro.clamp = o.clamp;
+    const retrieve_options ro = o.options();
     std::vector<T> m, q;
     if constexpr (sizeof(T) == 4) {
         m = as_f32(mem);
@@ -48,8 +86,7 @@ nlohmann::json run_retrieve(const retrieve_cli& o,
         m = as_f64(mem);
         q = as_f64(qry);
     }
-    exec_options ex;
-    ex.n_threads = o.threads;
+    const exec_options ex = make_exec(o.threads);
     const std::int64_t n = qry.rows(), d = qry.cols();
     const auto t0 = std::chrono::steady_clock::now();
     auto r = retrieve<T>(make_matrix_view<const T>(m.data(), mem.rows(), mem.cols()),
@@ -60,37 +97,27 @@ nlohmann::json run_retrieve(const retrieve_cli& o,
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-    // Write every output, removing those already written if a later one fails.
-    std::vector<std::string> written;
-    try {
-        const std::int64_t shape_x[] = {n, d}, shape_n[] = {n};
-        write_npy(o.out, std::span<const T>(r.states), shape_x);
-        written.push_back(o.out);
-        if (!o.energy_out.empty()) {
-            write_npy(o.energy_out, std::span<const T>(r.energy), shape_n);
-            written.push_back(o.energy_out);
-        }
-        if (!o.status_out.empty()) {
-            std::vector<std::uint8_t> s(r.status.size());
-            for (std::size_t i = 0; i < s.size(); ++i)
-                s[i] = static_cast<std::uint8_t>(r.status[i]);
-            write_npy(o.status_out, std::span<const std::uint8_t>(s), shape_n);
-            written.push_back(o.status_out);
-        }
-        if (!o.supports_out.empty()) {
-            nlohmann::json js = {{"offsets", r.support.offsets}, {"indices", r.support.indices}};
-            write_file_atomic(o.supports_out, js.dump() + "\n");
-            written.push_back(o.supports_out);
-        }
-    } catch (...) {
-        for (const auto& f : written) std::remove(f.c_str());
-        throw;
+    // Every output, or none.
+    const std::int64_t shape_x[] = {n, d}, shape_n[] = {n};
+    files.set(o.out, to_npy_bytes(std::span<const T>(r.states), shape_x));
+    if (!o.energy_out.empty())
+        files.set(o.energy_out, to_npy_bytes(std::span<const T>(r.energy), shape_n));
+    if (!o.status_out.empty()) {
+        std::vector<std::uint8_t> s(r.status.size());
+        for (std::size_t i = 0; i < s.size(); ++i) s[i] = static_cast<std::uint8_t>(r.status[i]);
+        files.set(o.status_out, to_npy_bytes(std::span<const std::uint8_t>(s), shape_n));
     }
+    if (!o.supports_out.empty()) {
+        nlohmann::json js = {{"offsets", r.support.offsets}, {"indices", r.support.indices}};
+        files.set(o.supports_out, js.dump() + "\n");
+    }
+    files.commit();
     std::map<std::string, std::int64_t> counts;
     for (auto s : {retrieval_status::converged,
                    retrieval_status::max_steps,
                    retrieval_status::out_of_support,
-                   retrieval_status::non_finite})
+                   retrieval_status::non_finite,
+                   retrieval_status::not_minimum})
         counts[std::string(to_string(s))] = 0;
     double mean_steps = 0;
     for (std::size_t i = 0; i < r.status.size(); ++i) {
@@ -126,30 +153,37 @@ run_fn add_retrieve(CLI::App& sub) {
         ->capture_default_str();
     sub.add_option("--steps", o->steps, "Gradient steps / maximum fixed-point iterations")
         ->capture_default_str();
-    sub.add_option("--lr", o->lr, "Gradient step size (start of the cosine schedule with --lr-end)")
-        ->capture_default_str();
-    sub.add_option("--lr-end", o->lr_end, "Final step size of a cosine-decay schedule");
-    sub.add_option("--tol",
-                   o->tol,
-                   "Stop a query when max |dE/dx_i| < tol (gradient) or max |dx_i| < tol "
-                   "(mean-shift)")
-        ->capture_default_str();
-    sub.add_option("--noise", o->noise, "Gradient noise sigma: x -= lr (grad + sigma n)")
-        ->capture_default_str();
-    sub.add_option("--seed", o->seed, "Seed of the noise")->capture_default_str();
-    sub.add_option("--precision",
-                   o->precision,
-                   "Gradient arithmetic: state (the states' dtype) or single (float32 "
-                   "gradient, float64 states)")
-        ->capture_default_str();
-    sub.add_option("--clamp", o->clamp, "Clamped coordinates (pattern completion), e.g. 0,1,2")
-        ->delimiter(',');
+    auto* o_lr =
+        sub.add_option(
+               "--lr", o->lr, "Gradient step size (start of the cosine schedule with --lr-end)")
+            ->capture_default_str();
+    auto* o_lr_end =
+        sub.add_option("--lr-end", o->lr_end, "Final step size of a cosine-decay schedule");
+    auto* o_tol =
+        sub.add_option("--tol",
+                       o->tol,
+                       "Stop a query when max |dE/dx_i| < tol (gradient) or max |dx_i| < tol "
+                       "(mean-shift)")
+            ->capture_default_str();
+    auto* o_noise =
+        sub.add_option("--noise", o->noise, "Gradient noise sigma: x -= lr (grad + sigma n)")
+            ->capture_default_str();
+    auto* o_seed = sub.add_option("--seed", o->seed, "Seed of the noise")->capture_default_str();
+    auto* o_precision =
+        sub.add_option("--precision",
+                       o->precision,
+                       "Gradient arithmetic: state (the states' dtype) or single (float32 "
+                       "gradient, float64 states)")
+            ->capture_default_str();
+    auto* o_clamp =
+        sub.add_option("--clamp", o->clamp, "Clamped coordinates (pattern completion), e.g. 0,1,2")
+            ->delimiter(',');
     sub.add_option("--out,-o", o->out, "Retrieved states, .npy (B x d)")->required();
     sub.add_option("--energy", o->energy_out, "Energies of the retrieved states, .npy (B,)");
     sub.add_option("--status",
                    o->status_out,
                    "Per-query status, .npy uint8 (0 converged, 1 max-steps, 2 out-of-support, 3 "
-                   "non-finite)");
+                   "non-finite, 4 not-minimum)");
     sub.add_option("--supports",
                    o->supports_out,
                    "LSR fixed point: support sets as JSON {offsets, indices} (CSR)");
@@ -159,14 +193,29 @@ run_fn add_retrieve(CLI::App& sub) {
         "Prints a JSON summary (status counts, mean steps) on stdout.\nExample:\n  denseam "
         "retrieve --memories X.npy --queries Q.npy --kernel lsr --beta 2.5 --method fixed-point "
         "--out R.npy");
-    return [o]() {
-        (void)o->energy.to_params();  // validate before reading large files
-        (void)parse_method(o->method);
+    return [o, o_lr, o_lr_end, o_tol, o_noise, o_seed, o_precision, o_clamp]() {
+        o->given_lr = o_lr->count() > 0;
+        o->given_lr_end = o_lr_end->count() > 0;
+        o->given_tol = o_tol->count() > 0;
+        o->given_noise = o_noise->count() > 0;
+        o->given_seed = o_seed->count() > 0;
+        o->given_precision = o_precision->count() > 0;
+        o->given_clamp = o_clamp->count() > 0;
+        (void)o->options();  // validate before reading large files
+        (void)make_exec(o->threads);
+        // Every file is checked before anything is read, computed or written.
+        detail::file_plan files;
+        files.input("--memories", o->memories);
+        files.input("--queries", o->queries);
+        files.output("--out", o->out);
+        if (!o->energy_out.empty()) files.output("--energy", o->energy_out);
+        if (!o->status_out.empty()) files.output("--status", o->status_out);
+        if (!o->supports_out.empty()) files.output("--supports", o->supports_out);
         const auto in = load_memories_queries(o->memories, o->queries, o->dtype);
         const auto& mem = in.memories;
         const auto& qry = in.queries;
-        const bool f32 = in.float32;
-        print_json(f32 ? run_retrieve<float>(*o, mem, qry) : run_retrieve<double>(*o, mem, qry));
+        print_json(in.float32 ? run_retrieve<float>(*o, files, mem, qry)
+                              : run_retrieve<double>(*o, files, mem, qry));
         return exit_ok;
     };
 }

@@ -2,13 +2,19 @@
 // Public entry points of include/denseam/energy.hpp: validate, then run the CPU engine.
 #include "denseam/energy.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "cpu/tile_engine.hpp"
 #include "denseam/error.hpp"
+#include "io/format.hpp"
+#include "validate.hpp"
 
 namespace denseam {
+
+namespace detail {
 
 namespace {
 std::string shape_str(std::int64_t r, std::int64_t c) {
@@ -47,10 +53,58 @@ void check_memories_queries(matrix_view<const T> memories, matrix_view<const T> 
     check_finite(queries, "queries");
 }
 
+template <class T>
+void check_energy_range(matrix_view<const T> memories,
+                        matrix_view<const T> queries,
+                        const energy_params& p) {
+    constexpr double big = static_cast<double>(std::numeric_limits<T>::max()) / 8;
+    const char* tname = sizeof(T) == 4 ? "float32" : "float64";
+    if (!(p.beta < big))
+        throw invalid_argument("beta = " + shortest(p.beta) + " is beyond the range of " + tname +
+                               (sizeof(T) == 4 ? " (compute in float64)" : ""));
+    double a = 0.0;  // max |coordinate|
+    for (auto m : {memories, queries})
+        for (std::int64_t i = 0; i < m.rows; ++i) {
+            const T* r = m.row(i);
+            for (std::int64_t j = 0; j < m.cols; ++j)
+                a = std::max(a, std::abs(static_cast<double>(r[j])));
+        }
+    const double d = static_cast<double>(memories.cols);
+    const double s = a * a * d;  // bounds every squared norm and dot product
+    double bound = 0.0;
+    std::string what;
+    if (uses_distance(p.kernel)) {
+        bound = 4.0 * s;
+        what = "squared distances (up to 4 d max|x|^2 = " + shortest(bound) + ")";
+        if (!has_compact_support(p.kernel) && 2.0 * p.beta * s > bound) {
+            bound = 2.0 * p.beta * s;
+            what = "the Gaussian exponent (beta/2) |x - xi|^2 (up to " + shortest(bound) + ")";
+        }
+    } else {
+        const double z = p.beta * s;
+        bound = std::pow(z, p.degree) * static_cast<double>(memories.rows);
+        what = "the poly kernel's sum of (beta x.xi)^n (up to " + shortest(bound) + ")";
+    }
+    if (!(bound < big))
+        throw invalid_argument(
+            "the energy cannot be computed in " + std::string(tname) + ": coordinates reach " +
+            "|x| = " + shortest(a) + " in d = " + std::to_string(memories.cols) + ", so " + what +
+            " would overflow (max " + shortest(big) + "); rescale the data (x/s and beta*s^2 " +
+            "give the same beta |x - xi|^2)" + (sizeof(T) == 4 ? " or compute in float64" : ""));
+}
+
 template void check_finite(matrix_view<const float>, const char*);
 template void check_finite(matrix_view<const double>, const char*);
 template void check_memories_queries(matrix_view<const float>, matrix_view<const float>);
 template void check_memories_queries(matrix_view<const double>, matrix_view<const double>);
+template void check_energy_range(matrix_view<const float>,
+                                 matrix_view<const float>,
+                                 const energy_params&);
+template void check_energy_range(matrix_view<const double>,
+                                 matrix_view<const double>,
+                                 const energy_params&);
+
+}  // namespace detail
 
 namespace {
 
@@ -63,14 +117,16 @@ void energy_and_grad_impl(matrix_view<const T> memories,
                           std::span<energy_status> status,
                           const exec_options& exec) {
     validate(params);
-    check_memories_queries(memories, queries);
+    detail::check_memories_queries(memories, queries);
+    detail::check_energy_range(memories, queries, params);
     const auto n = static_cast<std::size_t>(queries.rows);
     if (energy.size() != n)
         throw invalid_argument("energy output has " + std::to_string(energy.size()) +
                                " entries, expected n_queries = " + std::to_string(n));
     if (!grad.empty() && (grad.rows != queries.rows || grad.cols != queries.cols))
-        throw invalid_argument("gradient output has shape " + shape_str(grad.rows, grad.cols) +
-                               ", expected " + shape_str(queries.rows, queries.cols));
+        throw invalid_argument("gradient output has shape " +
+                               detail::shape_str(grad.rows, grad.cols) + ", expected " +
+                               detail::shape_str(queries.rows, queries.cols));
     if (!status.empty() && status.size() != n)
         throw invalid_argument("status output has " + std::to_string(status.size()) +
                                " entries, expected " + std::to_string(n));

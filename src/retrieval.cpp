@@ -8,6 +8,8 @@
 
 #include "cpu/retrieval_cpu.hpp"
 #include "denseam/error.hpp"
+#include "io/format.hpp"
+#include "validate.hpp"
 
 namespace denseam {
 
@@ -42,6 +44,8 @@ std::string_view to_string(retrieval_status s) noexcept {
             return "out-of-support";
         case retrieval_status::non_finite:
             return "non-finite";
+        case retrieval_status::not_minimum:
+            return "not-minimum";
     }
     return "unknown";
 }
@@ -85,12 +89,13 @@ retrieve_result<T> retrieve(matrix_view<const T> memories,
                             const retrieve_options& options,
                             const exec_options& exec) {
     validate(params);
-    check_memories_queries(memories, queries);
+    detail::check_memories_queries(memories, queries);
+    detail::check_energy_range(memories, queries, params);
     if (options.max_steps < 0)
         throw invalid_argument("max_steps must be >= 0 (got " + std::to_string(options.max_steps) +
                                ")");
     if (!std::isfinite(options.tol) || options.tol < 0.0)
-        throw invalid_argument("tol must be finite and >= 0 (got " + std::to_string(options.tol) +
+        throw invalid_argument("tol must be finite and >= 0 (got " + detail::shortest(options.tol) +
                                ")");
     for (auto c : options.clamp)
         if (c < 0 || c >= queries.cols)

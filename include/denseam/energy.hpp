@@ -63,13 +63,4 @@ void energy(matrix_view<const T> memories,
     energy_and_grad(memories, queries, params, out, matrix_view<T>{}, status, exec);
 }
 
-/// Throws denseam::invalid_argument unless every entry of `m` is finite; `what` names the array
-/// in the message (e.g. "queries"), which also gives the first offending (row, col).
-template <class T>
-void check_finite(matrix_view<const T> m, const char* what);
-
-/// Throws unless memories is non-empty, dims agree and both are finite.
-template <class T>
-void check_memories_queries(matrix_view<const T> memories, matrix_view<const T> queries);
-
 }  // namespace denseam

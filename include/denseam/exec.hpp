@@ -10,6 +10,12 @@ namespace denseam {
 /// How a call runs. None of these options changes a result: results are bitwise identical for
 /// every thread count (the work is split by shape only, and partial sums are combined in a fixed
 /// order).
+///
+/// Thread safety: every function of the library may be called from several threads at once on
+/// shared read-only inputs (each call writes only its own outputs) and returns the bits of a
+/// serial call. A call with a team of one thread sets only the calling thread's OpenMP thread
+/// count while it runs (so that OpenBLAS's OpenMP build does not thread the tile GEMMs); no call
+/// changes process-wide state such as OpenBLAS's global thread count.
 struct exec_options {
     /// OpenMP threads; 0 uses the OpenMP default (OMP_NUM_THREADS or the number of cores).
     int n_threads = 0;
@@ -20,5 +26,9 @@ struct exec_options {
 
 /// Number of threads `opts` asks for (resolves 0).
 int resolved_threads(const exec_options& opts) noexcept;
+
+/// Throws denseam::invalid_argument unless opts.n_threads >= 0. Every parallel loop of the
+/// library checks it before it starts.
+void validate(const exec_options& opts);
 
 }  // namespace denseam

@@ -17,6 +17,11 @@
 
 namespace denseam {
 
+/// The content of a pattern set as 16 hex digits (64-bit FNV-1a over its shape and its float64
+/// values, row by row). Resume keys of the experiments include it for sets read from files, so
+/// a changed file never resumes from the lines of the old one. Cost: O(M d).
+std::string pattern_set_hash(matrix_view<const double> patterns);
+
 // ---- Fig. 1 (paper.md 3.1) -------------------------------------------------------------------
 
 /// One panel of the paper's Fig. 1 (paper.md section 3.1).
@@ -108,6 +113,7 @@ struct lmin0_row {
     int nbetas = 0, beta_idx = 0;
     std::string generator;        ///< "reference", "uniform" or "file"
     std::string patterns;         ///< the .npy path for "file", else empty
+    std::string patterns_hash;    ///< pattern_set_hash() of the set (filled by run_lmin0)
     std::string grid;             ///< "linear", "geometric" or "list"
     std::int64_t candidates = 0;  ///< subsets examined by the exact pass (shared by its betas)
     std::string status;           ///< minima_status of the pass ("complete" unless limited)
@@ -139,6 +145,14 @@ std::vector<lmin0_row> run_lmin0(matrix_view<const double> patterns,
 
 /// One JSON line (no trailing newline) with the reference's field names plus ours.
 std::string to_json(const lmin0_row& row);
+
+/// The configuration an LMIN0 line answers, as a key: generator, M, d, seed and beta, plus the
+/// patterns' content hash for sets read from a file. A resumed sweep skips the configurations
+/// whose key is already in its output.
+std::string resume_key(const lmin0_row& row);
+/// resume_key() of an LMIN0 JSON line. @throws invalid_argument naming the missing or
+/// malformed field when `line` is not an LMIN0 result line.
+std::string lmin0_line_key(std::string_view line);
 
 // ---- AKEM: emergence for every kernel in 1-D (paper.md 3.4) -------------------------------
 
@@ -235,7 +249,7 @@ struct logl0_row {
     std::vector<std::uint8_t> sample_is_novel;
     std::int64_t num_queries = 0;      ///< M * N
     std::int64_t num_dropped = 0;      ///< rows with NaN/Inf (dropped from every metric)
-    std::int64_t num_converged = 0;    ///< LSE: stopped early (max|grad| < tol); LSR: fixed points
+    std::int64_t num_converged = 0;    ///< LSE: stopped early (max|grad| < tol); LSR: true minima
     std::int64_t num_unsupported = 0;  ///< LSR: queries outside every support (left as is)
     double mean_steps = 0.0;           ///< gradient steps / support-set evaluations per query
     double seconds = 0.0;              ///< wall time of this beta
@@ -245,6 +259,7 @@ struct logl0_row {
     std::string precision;  ///< LSE: "single" or "double" gradient arithmetic; LSR: "double"
     std::uint64_t seed = 0;
     std::string sampler, patterns;
+    std::string patterns_hash;  ///< pattern_set_hash() for a set read from a file, else empty
 };
 
 /// LOGL0 for one pattern set (M x d) under the true distribution `gmm`: per beta of the
@@ -267,5 +282,27 @@ std::string_view logl0_precision_name(kernel_kind energy, gradient_precision p) 
 
 /// One JSON line (no trailing newline) with the reference's field names plus ours.
 std::string to_json(const logl0_row& row);
+
+/// The configuration a LOGL0 line answers, as a key: every argument that changes its result
+/// (k, d, M, seed, true_sigma, energy, nbetas, beta_idx, N, sampler, depth, lr_start, lr_end,
+/// tol, precision, and the patterns' content hash for a set read from a file).
+std::string resume_key(const logl0_row& row);
+/// resume_key() of a LOGL0 JSON line. @throws invalid_argument when `line` is not a LOGL0
+/// result line.
+std::string logl0_line_key(std::string_view line);
+
+/// A LOGL0 sweep: every (k, d, M, seed) pattern set under every energy.
+struct logl0_sweep {
+    std::vector<std::int64_t> ks, ds, ms;
+    std::vector<std::uint64_t> seeds;
+    std::vector<kernel_kind> energies;
+    std::int64_t n_per_pattern = 500;  ///< N
+    int nbetas = 20;
+};
+/// The paper's sweep ("paper": k in {5, 10}, d in {8, 16}, M in {25, 100}, seeds 3-7, LSR and
+/// LSE, N = 500, 20 betas: 1,600 runs) or the main job's ("reduced": the paper's headline panel,
+/// k = 10, d = 8, M = 25, seeds 3-7, both energies, N = 500, 20 betas: 200 runs).
+/// @throws invalid_argument for another name.
+logl0_sweep logl0_sweep_preset(std::string_view name);
 
 }  // namespace denseam

@@ -121,6 +121,12 @@ minima_result find_lsr_minima(matrix_view<const double> patterns,
                               const minima_options& options = {},
                               const exec_options& exec = {});
 
+/// The minima of `r` as one JSON object (what `denseam minima --supports` writes): support sets
+/// in CSR form {offsets, indices} and per-minimum arrays energy, hessian_scale, basin_radius
+/// (null when not computed), nearest, nearest_distance, stored, novel, in the order of
+/// r.minima. Positions are not included (the CLI writes them as .npy).
+std::string to_json(const minima_result& r);
+
 /// Minima counts of the LSR energy at several betas.
 struct minima_counts {
     std::vector<double> betas;           ///< the betas asked for, in the order given

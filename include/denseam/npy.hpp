@@ -43,9 +43,13 @@ npy_array parse_npy(std::span<const std::byte> bytes, std::string_view name);
 npy_array read_npy(const std::string& path);
 
 /// Write a C-order little-endian .npy (version 1.0) file of `shape`. The file is written to a
-/// temporary name in the same directory and renamed, so no partial file is ever left behind.
-/// @throws denseam::invalid_argument if the product of `shape` differs from data.size(), or
-///         denseam::backend_error if the file cannot be written (message names the path).
+/// temporary name in the same directory, flushed and renamed, so no partial file is ever left
+/// behind; only a regular file (or the regular file a symbolic link names) is replaced.
+/// @throws denseam::invalid_argument if the product of `shape` differs from data.size() or
+///         `path` names something other than a regular file (a FIFO, a device, a directory) or
+///         lies in a missing directory; denseam::backend_error if the file cannot be written
+///         (message names the path). Cost: one pass over the data. Thread-safe for distinct
+///         paths.
 void write_npy(const std::string& path,
                std::span<const float> data,
                std::span<const std::int64_t> shape);
@@ -67,13 +71,11 @@ std::vector<std::byte> to_npy_bytes(std::span<const double> data,
                                     std::span<const std::int64_t> shape);
 std::vector<std::byte> to_npy_bytes(std::span<const float> data,
                                     std::span<const std::int64_t> shape);
-
-/// Write `contents` to `path` atomically (temporary file in the same directory + rename).
-/// Used by every writer of the library and the CLI. @throws denseam::backend_error.
-void write_file_atomic(const std::string& path, std::span<const std::byte> contents);
-void write_file_atomic(const std::string& path, std::string_view contents);
-
-/// A shape spelled as Python prints it, for messages: "(3, 4)", "(5,)", "()".
-std::string format_shape(std::span<const std::int64_t> shape);
+std::vector<std::byte> to_npy_bytes(std::span<const std::int64_t> data,
+                                    std::span<const std::int64_t> shape);
+std::vector<std::byte> to_npy_bytes(std::span<const std::int32_t> data,
+                                    std::span<const std::int64_t> shape);
+std::vector<std::byte> to_npy_bytes(std::span<const std::uint8_t> data,
+                                    std::span<const std::int64_t> shape);
 
 }  // namespace denseam

@@ -34,10 +34,15 @@ enum class retrieval_method { fixed_point, gradient };
 
 /// Per-query outcome of a retrieval.
 enum class retrieval_status : std::uint8_t {
-    converged = 0,       ///< fixed point reached / gradient below tolerance
+    converged = 0,       ///< fixed point reached (LSR: a strict local minimum) / gradient below tol
     max_steps = 1,       ///< the step limit was reached first
     out_of_support = 2,  ///< the state left (or never had) the support of a compact kernel
     non_finite = 3,      ///< the state became NaN/Inf (e.g. a too-large step size)
+    /// The LSR fixed-point iteration stopped at x = mean(S) with a memory exactly on its support
+    /// boundary ((beta/2)||x - xi||^2 == 1 in double): not a local minimum (the energy decreases
+    /// towards that memory). Also when the state returned in T = float, rounded from that mean,
+    /// has a boundary memory or a strict support other than S (docs/numerics.md, Retrieval).
+    not_minimum = 4,
 };
 
 std::string_view to_string(retrieval_method m) noexcept;
@@ -90,17 +95,20 @@ struct retrieve_result {
     std::vector<T> energy;  ///< (n_queries) energy of the final state
     std::vector<retrieval_status> status;
     std::vector<std::int64_t> steps;  ///< gradient steps / fixed-point iterations per query
-    support_sets support;             ///< LSR fixed point only: the final strict active set
+    support_sets support;             ///< LSR fixed point only: strict active set of each state
 };
 
 /// Retrieve memories from `queries` by descent on the energy `params`.
 ///
 /// fixed_point:
 ///   - lsr: paper Algorithm 1 with the strict rule S = {mu : ||x - xi_mu|| < R},
-///     x <- mean(S), stopping when S repeats; distances and means in double precision. The
-///     result is a true local minimum (x = mean(S), S its strict active set). `steps` counts
-///     support-set evaluations (the reference's niter, >= 2 for a supported start). A start
-///     outside every support returns unchanged with status out_of_support.
+///     x <- mean(S), stopping when S repeats; distances and means in double precision. A
+///     converged result is a true strict local minimum (x = mean(S), S its strict active set,
+///     no memory exactly on the boundary); when a memory lies exactly on the boundary of the
+///     final x the status is not_minimum instead. `support` and `energy` are those of the state
+///     returned (for T = float, of the rounded state). `steps` counts support-set evaluations
+///     (the reference's niter, >= 2 for a supported start). A start outside every support
+///     returns unchanged with status out_of_support.
 ///   - other distance kernels: the mean-shift iteration x <- sum w xi / sum w with
 ///     w_mu = -dK/dq (for lse: x <- sum softmax_mu xi_mu) until ||dx||_inf < tol.
 ///   - poly and tophat have no fixed-point iteration: invalid_argument.

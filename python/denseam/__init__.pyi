@@ -23,3 +23,4 @@ class RetrievalStatus(enum.IntEnum):
     max_steps = 1
     out_of_support = 2
     non_finite = 3
+    not_minimum = 4

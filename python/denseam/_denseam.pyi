@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: MIT
 # Type stubs of the compiled extension denseam._denseam (defaults live in the C++ library; the
-# values are visible in each function's signature at runtime, e.g. help(denseam.energy)).
+# values are visible in each function's signature at runtime, e.g. help(denseam.energy)). beta
+# is required wherever it is an energy parameter; the retrieve options that default to None
+# take the library's value when not given (help(denseam.retrieve)).
 from typing import Literal, Sequence, Union, overload
 
 import numpy as np
@@ -23,28 +25,29 @@ def kernel_names() -> list[str]: ...
 def retrieval_status_names() -> list[str]: ...
 @overload
 def energy(
-    memories: _F32, queries: _F32, *, kernel: _Kernel = ..., beta: float = ..., eps: float = ...,
+    memories: _F32, queries: _F32, *, kernel: _Kernel = ..., beta: float, eps: float = ...,
     q: _Q = ..., degree: int = ..., n_threads: int = ...
 ) -> _F32: ...
 @overload
 def energy(
-    memories: npt.ArrayLike, queries: npt.ArrayLike, *, kernel: _Kernel = ..., beta: float = ...,
+    memories: npt.ArrayLike, queries: npt.ArrayLike, *, kernel: _Kernel = ..., beta: float,
     eps: float = ..., q: _Q = ..., degree: int = ..., n_threads: int = ...
 ) -> _Array: ...
 def grad(
-    memories: npt.ArrayLike, queries: npt.ArrayLike, *, kernel: _Kernel = ..., beta: float = ...,
+    memories: npt.ArrayLike, queries: npt.ArrayLike, *, kernel: _Kernel = ..., beta: float,
     eps: float = ..., q: _Q = ..., degree: int = ..., n_threads: int = ...
 ) -> _Array: ...
 def energy_and_grad(
-    memories: npt.ArrayLike, queries: npt.ArrayLike, *, kernel: _Kernel = ..., beta: float = ...,
+    memories: npt.ArrayLike, queries: npt.ArrayLike, *, kernel: _Kernel = ..., beta: float,
     eps: float = ..., q: _Q = ..., degree: int = ..., n_threads: int = ...
 ) -> tuple[_Array, _Array]: ...
 def retrieve(
-    memories: npt.ArrayLike, queries: npt.ArrayLike, *, kernel: _Kernel = ..., beta: float = ...,
+    memories: npt.ArrayLike, queries: npt.ArrayLike, *, kernel: _Kernel = ..., beta: float,
     eps: float = ..., q: _Q = ..., degree: int = ..., method: _Method = ..., steps: int = ...,
-    lr: _Schedule = ..., lr_end: float | None = ..., tol: float = ..., clamp: _Clamp = ...,
-    noise: _Schedule = ..., noise_end: float | None = ..., beta_schedule: _Schedule | None = ...,
-    seed: int = ..., precision: _Precision = ..., n_threads: int = ...
+    lr: _Schedule | None = ..., lr_end: float | None = ..., tol: float | None = ...,
+    clamp: _Clamp = ..., noise: _Schedule | None = ..., noise_end: float | None = ...,
+    beta_schedule: _Schedule | None = ..., seed: int | None = ...,
+    precision: _Precision | None = ..., n_threads: int = ...
 ) -> RetrievalResult: ...
 
 class RetrievalResult:
@@ -76,7 +79,7 @@ class RetrievalResult:
 
 class Memory:
     def __init__(
-        self, patterns: npt.ArrayLike, *, kernel: _Kernel = ..., beta: float = ...,
+        self, patterns: npt.ArrayLike, *, kernel: _Kernel = ..., beta: float,
         eps: float = ..., q: _Q = ..., degree: int = ...
     ) -> None: ...
     @property
@@ -105,10 +108,10 @@ class Memory:
     ) -> tuple[_Array, _Array]: ...
     def retrieve(
         self, queries: npt.ArrayLike, *, method: _Method = ..., steps: int = ...,
-        lr: _Schedule = ..., lr_end: float | None = ..., tol: float = ..., clamp: _Clamp = ...,
-        noise: _Schedule = ..., noise_end: float | None = ...,
-        beta_schedule: _Schedule | None = ..., seed: int = ...,
-        precision: _Precision = ..., n_threads: int = ...
+        lr: _Schedule | None = ..., lr_end: float | None = ..., tol: float | None = ...,
+        clamp: _Clamp = ..., noise: _Schedule | None = ..., noise_end: float | None = ...,
+        beta_schedule: _Schedule | None = ..., seed: int | None = ...,
+        precision: _Precision | None = ..., n_threads: int = ...
     ) -> RetrievalResult: ...
 
 # ---- minima and beta tools (minima_bindings.cpp) ------------------------------------------------

@@ -36,6 +36,21 @@ def _mpl():
     return plt
 
 
+def _save(fig, path, **kw):
+    """fig.savefig(path), atomically: a temporary file beside `path`, then os.replace (a failed
+    or interrupted save never leaves a partial figure under the final name)."""
+    folder, base = os.path.split(path)
+    stem, ext = os.path.splitext(base)
+    tmp = os.path.join(folder, f".{stem}.tmp.{os.getpid()}{ext}")
+    try:
+        fig.savefig(tmp, **kw)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def _runs(flags):
     """[(start, stop)) index runs where flags is true."""
     out, start = [], None
@@ -140,7 +155,7 @@ def plot_fig1(json_path, png_path):
                  y=0.955, fontsize=12)
     fig.legend(handles=handles, loc="upper center", ncol=4, fontsize=9, frameon=False,
                bbox_to_anchor=(0.5, 0.935))
-    fig.savefig(png_path, dpi=110, bbox_inches="tight")
+    _save(fig, png_path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -231,7 +246,7 @@ def plot_akem(json_path, png_path):
                  "! global emergence; =L flat minimum, ~L flat, of total length L)", y=1.025,
                  fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.98))
-    fig.savefig(png_path, dpi=100, bbox_inches="tight")
+    _save(fig, png_path, dpi=100, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -344,7 +359,7 @@ def plot_lmin0(jsonl_path, png_path, generator=None, seed=0):
     fig.legend(handles=handles, loc="upper center", ncol=5, fontsize=8, frameon=False,
                bbox_to_anchor=(0.5, 0.972))
     fig.tight_layout(rect=(0, 0, 1, 0.945))
-    fig.savefig(png_path, dpi=110)
+    _save(fig, png_path, dpi=110)
     plt.close(fig)
 
 
@@ -577,7 +592,7 @@ def plot_logl0(jsonl_path, out_prefix):
         fig.suptitle(f"LOGL0: k = {k}, d = {d} (mean +- std over {seeds} seeds)")
         fig.tight_layout()
         path = f"{prefix}_k{k}_d{d}.png"
-        fig.savefig(path, dpi=110)
+        _save(fig, path, dpi=110)
         plt.close(fig)
         paths.append(path)
         print(f"plots.py: wrote {path}", file=sys.stderr)
@@ -662,5 +677,17 @@ def main(argv=None):
     return 0
 
 
+def _main_one_line_errors(argv=None):
+    """main() for the command line: an error is one line on stderr and exit status 1 (the
+    denseam CLI shows that line), not a traceback."""
+    try:
+        return main(argv)
+    except SystemExit:
+        raise
+    except Exception as e:  # noqa: BLE001 - reported in one line
+        print(f"plots.py: error: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_main_one_line_errors())

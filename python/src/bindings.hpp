@@ -9,8 +9,12 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <tuple>
+#include <utility>
 
+#include "denseam/exec.hpp"
 #include "denseam/kernels.hpp"
+#include "denseam/retrieval.hpp"
 #include "numpy_views.hpp"
 
 namespace denseam::python {
@@ -41,20 +45,86 @@ py::object energy_call(const input_array& memories,
                        energy_output what,
                        int n_threads);
 
-/// The keyword arguments of retrieve() that are not energy parameters.
+/// The energy keywords of energy/grad/energy_and_grad, retrieve and Memory, after `*`:
+/// kernel, beta (required: no silent default), eps, q, degree; the C++ parameters that receive
+/// them are (const std::string&, double, double, const std::string&, int).
+inline auto energy_kwarg_args() {
+    const energy_params d{};
+    return std::make_tuple(py::arg("kernel") = std::string(to_string(d.kernel)),
+                           py::arg("beta"),
+                           py::arg("eps") = d.eps,
+                           py::arg("q") = std::string(to_string(d.q)),
+                           py::arg("degree") = d.degree);
+}
+
+/// The keyword arguments of retrieve() that are not energy parameters, in the order of their
+/// Python signature (retrieve_kwarg_args). An empty optional or None means "not given": the
+/// library default of retrieve_options applies, and an option that does nothing for the chosen
+/// method is an error naming it (retrieve_call).
 struct retrieve_kwargs {
     std::string method;
     std::int64_t steps = 0;
     py::object lr;
     std::optional<double> lr_end;
-    double tol = 0.0;
-    py::object clamp, noise;
+    std::optional<double> tol;
+    py::object clamp;
+    py::object noise;
     std::optional<double> noise_end;
     py::object beta_schedule;
-    std::uint64_t seed = 0;
-    std::string precision = "state";
+    std::optional<std::uint64_t> seed;
+    std::optional<std::string> precision;
     int n_threads = 0;
+
+    /// The members' types in order: the C++ parameters bound to retrieve_kwarg_args().
+    using fields = std::tuple<std::string,
+                              std::int64_t,
+                              py::object,
+                              std::optional<double>,
+                              std::optional<double>,
+                              py::object,
+                              py::object,
+                              std::optional<double>,
+                              py::object,
+                              std::optional<std::uint64_t>,
+                              std::optional<std::string>,
+                              int>;
 };
+
+/// The Python keywords of retrieve_kwargs, in member order, with their defaults: the single
+/// list behind denseam.retrieve and Memory.retrieve. None where "not given" matters; the
+/// effective defaults are those of retrieve_options{} (the docstring states them).
+inline auto retrieve_kwarg_args() {
+    const retrieve_options d{};
+    const exec_options e{};
+    return std::make_tuple(py::arg("method") = std::string(to_string(d.method)),
+                           py::arg("steps") = d.max_steps,
+                           py::arg("lr") = py::none(),
+                           py::arg("lr_end") = py::none(),
+                           py::arg("tol") = py::none(),
+                           py::arg("clamp") = py::none(),
+                           py::arg("noise") = py::none(),
+                           py::arg("noise_end") = py::none(),
+                           py::arg("beta_schedule") = py::none(),
+                           py::arg("seed") = py::none(),
+                           py::arg("precision") = py::none(),
+                           py::arg("n_threads") = e.n_threads);
+}
+
+static_assert(std::tuple_size_v<retrieve_kwargs::fields> ==
+                  std::tuple_size_v<decltype(retrieve_kwarg_args())>,
+              "one Python keyword per retrieve_kwargs member");
+
+/// The function pybind11 binds for a retrieve-like call: parameters (Pre..., the fields of
+/// retrieve_kwargs) -> f(pre..., retrieve_kwargs{fields...}). Bind it with the arguments of
+/// Pre followed by retrieve_kwarg_args().
+template <class... Pre, class F>
+auto with_retrieve_kwargs(F f) {
+    return [&f]<class... Field>(std::tuple<Field...>*) {
+        return [f = std::move(f)](Pre... pre, Field... fields) -> py::object {
+            return f(std::forward<Pre>(pre)..., retrieve_kwargs{std::move(fields)...});
+        };
+    }(static_cast<retrieve_kwargs::fields*>(nullptr));
+}
 
 /// The retrieval shared by denseam.retrieve and Memory.retrieve; returns a RetrievalResult.
 py::object retrieve_call(const input_array& memories,

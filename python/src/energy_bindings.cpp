@@ -5,6 +5,7 @@
 
 #include <span>
 #include <string>
+#include <tuple>
 
 #include "bindings.hpp"
 #include "denseam/energy.hpp"
@@ -108,7 +109,7 @@ queries : array_like, shape (B, d)
 kernel : str
     One of lse, lsr, triangle, tophat, cosine, quartic, triweight, tricube, poly.
 beta : float
-    Inverse temperature, finite and > 0.
+    Inverse temperature, finite and > 0. Required (no default).
 eps : float
     Added once to Z (paper eq. 3), finite and >= 0.
 q : str
@@ -178,36 +179,33 @@ Example
 }  // namespace
 
 void register_energy(py::module_& m) {
-    const energy_params defaults{};
     const exec_options exec_defaults{};
-    const std::string default_kernel(to_string(defaults.kernel));
-    const std::string default_q(to_string(defaults.q));
     auto def = [&](const char* name, energy_output what, const char* doc) {
-        m.def(
-            name,
-            [what](const py::object& memories,
-                   const py::object& queries,
-                   const std::string& kernel,
-                   double beta,
-                   double eps,
-                   const std::string& q,
-                   int degree,
-                   int n_threads) {
-                const energy_params p = make_params(kernel, beta, eps, q, degree);
-                const input_array mem = as_input(memories, "memories", "(n_memories, dim)");
-                const input_array qry = as_input(queries, "queries", "(n_queries, dim)");
-                return energy_call(mem, qry, p, what, n_threads);
+        auto fn = [what](const py::object& memories,
+                         const py::object& queries,
+                         const std::string& kernel,
+                         double beta,
+                         double eps,
+                         const std::string& q,
+                         int degree,
+                         int n_threads) {
+            const energy_params p = make_params(kernel, beta, eps, q, degree);
+            const input_array mem = as_input(memories, "memories", "(n_memories, dim)");
+            const input_array qry = as_input(queries, "queries", "(n_queries, dim)");
+            return energy_call(mem, qry, p, what, n_threads);
+        };
+        std::apply(
+            [&](const auto&... kwargs) {
+                m.def(name,
+                      fn,
+                      doc,
+                      py::arg("memories"),
+                      py::arg("queries"),
+                      py::kw_only(),
+                      kwargs...,
+                      py::arg("n_threads") = exec_defaults.n_threads);
             },
-            doc,
-            py::arg("memories"),
-            py::arg("queries"),
-            py::kw_only(),
-            py::arg("kernel") = default_kernel,
-            py::arg("beta") = defaults.beta,
-            py::arg("eps") = defaults.eps,
-            py::arg("q") = default_q,
-            py::arg("degree") = defaults.degree,
-            py::arg("n_threads") = exec_defaults.n_threads);
+            energy_kwarg_args());
     };
     def("energy", energy_output::energy, energy_doc);
     def("grad", energy_output::grad, grad_doc);

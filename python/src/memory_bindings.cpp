@@ -8,11 +8,13 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include "bindings.hpp"
 #include "denseam/energy.hpp"
 #include "denseam/retrieval.hpp"
+#include "validate.hpp"
 
 namespace denseam::python {
 
@@ -49,7 +51,8 @@ class memory {
     template <class T>
     static py::array private_copy(const input_array& in) {
         const matrix_arg<T> src = as_matrix<T>(in);
-        check_memories_queries(src.view, matrix_view<const T>(src.view.data, 0, src.view.cols));
+        detail::check_memories_queries(src.view,
+                                       matrix_view<const T>(src.view.data, 0, src.view.cols));
         py::array out = copy_to_array<T>(src.view);
         out.attr("setflags")(py::arg("write") = false);
         return out;
@@ -74,7 +77,7 @@ constexpr const char* memory_doc = R"doc(
 A Dense Associative Memory: stored patterns xi_mu (M, d) and the energy
 E(x) = -Q[ eps + sum_mu F(beta * S(x, xi_mu)) ] (see denseam.energy for kernels and Q).
 
-Memory(patterns, kernel="lsr", beta=..., eps=..., q="auto", degree=...)
+Memory(patterns, *, kernel="lsr", beta, eps=..., q="auto", degree=...)  (beta is required)
 
 The constructor validates everything once (2-D, M >= 1, finite, beta > 0, ...; ValueError
 otherwise) and keeps a private, read-only, C-contiguous copy of the patterns: float32 when the
@@ -99,27 +102,25 @@ array([[0., 0.]])
 }  // namespace
 
 void register_memory(py::module_& m) {
-    const energy_params defaults{};
-    const retrieve_options rdefaults{};
     const exec_options exec_defaults{};
     py::class_<memory> cls(m, "Memory", memory_doc);
-    cls.def(py::init([](const py::object& patterns,
-                        const std::string& kernel,
-                        double beta,
-                        double eps,
-                        const std::string& q,
-                        int degree) {
-                return memory(patterns, make_params(kernel, beta, eps, q, degree));
-            }),
-            py::arg("patterns"),
-            py::kw_only(),
-            py::arg("kernel") = std::string(to_string(defaults.kernel)),
-            py::arg("beta") = defaults.beta,
-            py::arg("eps") = defaults.eps,
-            py::arg("q") = std::string(to_string(defaults.q)),
-            py::arg("degree") = defaults.degree)
-        .def_property_readonly(
-            "patterns", &memory::patterns_view, "The stored patterns (M, d), a read-only view")
+    std::apply(
+        [&](const auto&... kwargs) {
+            cls.def(py::init([](const py::object& patterns,
+                                const std::string& kernel,
+                                double beta,
+                                double eps,
+                                const std::string& q,
+                                int degree) {
+                        return memory(patterns, make_params(kernel, beta, eps, q, degree));
+                    }),
+                    py::arg("patterns"),
+                    py::kw_only(),
+                    kwargs...);
+        },
+        energy_kwarg_args());
+    cls.def_property_readonly(
+           "patterns", &memory::patterns_view, "The stored patterns (M, d), a read-only view")
         .def_property_readonly("dim", &memory::dim, "Dimension d of the patterns")
         .def_property_readonly("n_memories", &memory::size, "Number M of stored patterns")
         .def_property_readonly(
@@ -157,53 +158,23 @@ void register_memory(py::module_& m) {
                energy_output::both,
                "(E, G) of queries (B, d) -> ((B,), (B, d)); see denseam.energy_and_grad.");
 
-    cls.def(
-        "retrieve",
-        [](const memory& self,
-           const py::object& queries,
-           const std::string& method,
-           std::int64_t steps,
-           const py::object& lr,
-           std::optional<double> lr_end,
-           double tol,
-           const py::object& clamp,
-           const py::object& noise,
-           std::optional<double> noise_end,
-           const py::object& beta_schedule,
-           std::uint64_t seed,
-           const std::string& precision,
-           int n_threads) {
+    auto retrieve_fn = with_retrieve_kwargs<const memory&, const py::object&>(
+        [](const memory& self, const py::object& queries, const retrieve_kwargs& kw) {
             const input_array qry = as_input(queries, "queries", "(n_queries, dim)");
-            const retrieve_kwargs kw{.method = method,
-                                     .steps = steps,
-                                     .lr = lr,
-                                     .lr_end = lr_end,
-                                     .tol = tol,
-                                     .clamp = clamp,
-                                     .noise = noise,
-                                     .noise_end = noise_end,
-                                     .beta_schedule = beta_schedule,
-                                     .seed = seed,
-                                     .precision = precision,
-                                     .n_threads = n_threads};
             return retrieve_call(self.as_memories(), qry, self.params(), kw);
+        });
+    std::apply(
+        [&](const auto&... kwargs) {
+            cls.def("retrieve",
+                    std::move(retrieve_fn),
+                    "Retrieve from queries (B, d) by descent on this memory's energy; the "
+                    "keywords (their defaults, and the options that are errors for a method) and "
+                    "the returned RetrievalResult are those of denseam.retrieve.",
+                    py::arg("queries"),
+                    py::kw_only(),
+                    kwargs...);
         },
-        "Retrieve from queries (B, d) by descent on this memory's energy; the keywords and the "
-        "returned RetrievalResult are those of denseam.retrieve.",
-        py::arg("queries"),
-        py::kw_only(),
-        py::arg("method") = std::string(to_string(rdefaults.method)),
-        py::arg("steps") = rdefaults.max_steps,
-        py::arg("lr") = rdefaults.step_size.start,
-        py::arg("lr_end") = py::none(),
-        py::arg("tol") = rdefaults.tol,
-        py::arg("clamp") = py::none(),
-        py::arg("noise") = rdefaults.noise.start,
-        py::arg("noise_end") = py::none(),
-        py::arg("beta_schedule") = py::none(),
-        py::arg("seed") = rdefaults.seed,
-        py::arg("precision") = std::string(to_string(rdefaults.precision)),
-        py::arg("n_threads") = exec_defaults.n_threads);
+        retrieve_kwarg_args());
 
     cls.def(py::pickle(
         [](const memory& self) {

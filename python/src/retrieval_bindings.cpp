@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -21,7 +22,15 @@ namespace {
 constexpr std::array all_statuses = {retrieval_status::converged,
                                      retrieval_status::max_steps,
                                      retrieval_status::out_of_support,
-                                     retrieval_status::non_finite};
+                                     retrieval_status::non_finite,
+                                     retrieval_status::not_minimum};
+// The position of a status in all_statuses is its code (status_counts and
+// retrieval_status_names rely on it).
+static_assert([] {
+    for (std::size_t k = 0; k < all_statuses.size(); ++k)
+        if (static_cast<std::size_t>(all_statuses[k]) != k) return false;
+    return true;
+}());
 
 /// What retrieve() returns: arrays only, so it pickles and compares easily.
 struct retrieval_result {
@@ -95,18 +104,72 @@ std::vector<std::int64_t> make_clamp(const py::object& clamp, std::int64_t dim) 
     return out;
 }
 
-retrieve_options make_options(const retrieve_kwargs& kw, std::int64_t dim) {
+bool given(const py::object& value) {
+    return !value.is_none();
+}
+template <class T>
+bool given(const std::optional<T>& value) {
+    return value.has_value();
+}
+
+/// noise given as a number other than 0 (per-step values count as noise).
+bool has_noise(const py::object& noise) {
+    if (noise.is_none()) return false;
+    py::array a = py::module_::import("numpy").attr("asarray")(noise, "float64");
+    return a.ndim() != 0 || *static_cast<const double*>(a.data()) != 0.0;
+}
+
+/// An option given for a method (or kernel) on which it has no effect is an error naming it.
+void check_options_apply(const retrieve_kwargs& kw,
+                         retrieval_method method,
+                         const energy_params& params) {
+    if (method == retrieval_method::fixed_point) {
+        const std::pair<const char*, bool> gradient_only[] = {
+            {"lr", given(kw.lr)},
+            {"lr_end", given(kw.lr_end)},
+            {"clamp", given(kw.clamp)},
+            {"noise", given(kw.noise)},
+            {"noise_end", given(kw.noise_end)},
+            {"beta_schedule", given(kw.beta_schedule)},
+            {"seed", given(kw.seed)},
+            {"precision", given(kw.precision)},
+        };
+        for (const auto& [name, is_given] : gradient_only)
+            if (is_given)
+                throw py::value_error(std::string(name) +
+                                      " has no effect with method='fixed-point' (it is for "
+                                      "method='gradient')");
+        if (params.kernel == kernel_kind::lsr && given(kw.tol))
+            throw py::value_error(
+                "tol has no effect with method='fixed-point' and kernel='lsr' (the iteration "
+                "stops when the support set repeats; tol is for method='gradient' and the "
+                "mean-shift of the other kernels)");
+        return;
+    }
+    const bool noisy = has_noise(kw.noise);
+    if (given(kw.noise_end) && !noisy)
+        throw py::value_error("noise_end needs noise (a cosine schedule from 0 stays 0)");
+    if (given(kw.seed) && !noisy) throw py::value_error("seed has no effect without noise");
+}
+
+/// retrieve_options{} with the options given in `kw`.
+retrieve_options make_options(const retrieve_kwargs& kw,
+                              const energy_params& params,
+                              std::int64_t dim) {
     retrieve_options o;
     o.method = parse_method(kw.method);
+    check_options_apply(kw, o.method, params);
     o.max_steps = kw.steps;
-    o.tol = kw.tol;
-    o.step_size = make_schedule(kw.lr, kw.lr_end, "lr", "lr_end");
-    o.noise = make_schedule(kw.noise, kw.noise_end, "noise", "noise_end");
-    if (!kw.beta_schedule.is_none())
+    if (kw.tol) o.tol = *kw.tol;
+    if (given(kw.lr) || kw.lr_end)
+        o.step_size = make_schedule(
+            given(kw.lr) ? kw.lr : py::float_(o.step_size.start), kw.lr_end, "lr", "lr_end");
+    if (given(kw.noise)) o.noise = make_schedule(kw.noise, kw.noise_end, "noise", "noise_end");
+    if (given(kw.beta_schedule))
         o.beta = make_schedule(kw.beta_schedule, std::nullopt, "beta_schedule", "");
     o.clamp = make_clamp(kw.clamp, dim);
-    o.seed = kw.seed;
-    o.precision = parse_precision(kw.precision);
+    if (kw.seed) o.seed = *kw.seed;
+    if (kw.precision) o.precision = parse_precision(*kw.precision);
     return o;
 }
 
@@ -181,15 +244,17 @@ std::string result_repr(const retrieval_result& r) {
     return s + ")";
 }
 
-constexpr const char* retrieve_doc = R"doc(
+constexpr const char* retrieve_doc_template = R"doc(
 Retrieve memories: run each query downhill on the energy E (see denseam.energy) to a state.
 
 method="fixed-point"
     lsr: paper Algorithm 1 with the strict rule S = {mu : ||x - xi_mu|| < R}, R = sqrt(2/beta):
-    x <- mean(xi_mu for mu in S) until S repeats (distances and means in double precision). The
-    result is an exact local minimum x* = mean(S) with its support set S; `steps` counts
-    support-set evaluations (>= 2 for a supported start). A start outside every support is
-    returned unchanged with status out_of_support.
+    x <- mean(xi_mu for mu in S) until S repeats (distances and means in double precision). A
+    converged result is an exact strict local minimum x* = mean(S) with its support set S;
+    status not_minimum when a memory lies exactly on the support boundary of the final x (at
+    distance R: outside S, yet the energy decreases towards it, so x is no minimum). `steps`
+    counts support-set evaluations (>= 2 for a supported start). A start outside every support
+    is returned unchanged with status out_of_support.
     lse and the other smooth compact kernels: mean-shift x <- sum_mu w_mu xi_mu / sum_mu w_mu,
     w = -dF/dq (softmax weights for lse), until max_i |dx_i| < tol. poly and tophat have none.
 method="gradient"
@@ -202,28 +267,37 @@ memories : array_like, shape (M, d)
 queries : array_like, shape (B, d)
     Start states.
 kernel, beta, eps, q, degree :
-    The energy, as in denseam.energy.
+    The energy, as in denseam.energy; beta is required.
 method : str
     "fixed-point" or "gradient".
 steps : int
     Gradient steps, or the maximum number of fixed-point iterations.
-lr : float or 1-D array_like
+
+The options below default to None: not given, the library's value (shown) applies. Given with a
+method on which it has no effect, an option is a ValueError naming it: lr, lr_end, clamp, noise,
+noise_end, beta_schedule, seed and precision are for method="gradient" only; tol for gradient
+descent and the mean-shift (not the lsr fixed point, which stops when S repeats); noise_end and
+seed need noise.
+
+lr : float or 1-D array_like or None (default {lr})
     Step size of gradient descent: a constant, the start of a cosine decay (with lr_end), or
     one value per step (the last value repeats).
 lr_end : float or None
     Final step size of the cosine schedule lr_t = lr ((1 - a)(1 + cos(pi t / steps))/2 + a),
     a = lr_end / lr.
-tol : float
+tol : float or None (default {tol})
     Convergence tolerance (0: gradient descent never stops early).
 clamp : None, sequence of int, or boolean mask of length d
-    Coordinates held fixed (pattern completion; gradient method only).
-noise, noise_end : float or 1-D array_like, float or None
+    Coordinates held fixed (pattern completion).
+noise : float or 1-D array_like or None (default {noise}: no noise)
     Noise level sigma_t, scheduled like lr.
+noise_end : float or None
+    Final noise level of a cosine schedule from noise.
 beta_schedule : None or 1-D array_like
     Per-step beta_t for gradient descent (annealing); None uses beta.
-seed : int
+seed : int or None (default {seed})
     Seed of the noise.
-precision : str
+precision : str or None (default "{precision}")
     Gradient descent: "state" evaluates the gradient in the dtype of the states; "single"
     in float32 while float64 states, the update and the stopping test stay float64 (the
     reference's float32 arithmetic; about twice as fast).
@@ -258,9 +332,12 @@ states : ndarray (B, d)
 energy : ndarray (B,)
     Energy of each final state (+inf for an unsupported LSR state with eps = 0).
 status : ndarray (B,) uint8
-    Codes of denseam.RetrievalStatus: 0 converged, 1 max_steps, 2 out_of_support, 3 non_finite.
+    Codes of denseam.RetrievalStatus: 0 converged, 1 max_steps, 2 out_of_support, 3 non_finite,
+    4 not_minimum (LSR fixed point stopped at x = mean(S) with a memory exactly on its support
+    boundary: not a local minimum, the energy decreases towards that memory).
 status_names : ndarray (B,) str
-    The same as strings ("converged", "max-steps", "out-of-support", "non-finite").
+    The same as strings ("converged", "max-steps", "out-of-support", "non-finite",
+    "not-minimum").
 converged : ndarray (B,) bool
     status == converged.
 steps : ndarray (B,) int64
@@ -270,6 +347,24 @@ support : (offsets, indices) or None
     indices[offsets[i]:offsets[i + 1]]; support_sets() gives them as a list of arrays.
 )doc";
 
+/// retrieve_doc_template with the library's defaults of the options that are None in the
+/// signature filled in.
+std::string retrieve_doc() {
+    const retrieve_options d{};
+    std::string doc = retrieve_doc_template;
+    auto fill = [&doc](const std::string& key, const std::string& value) {
+        for (auto at = doc.find(key); at != std::string::npos;
+             at = doc.find(key, at + value.size()))
+            doc.replace(at, key.size(), value);
+    };
+    fill("{lr}", float_repr(d.step_size.start));
+    fill("{tol}", float_repr(d.tol));
+    fill("{noise}", float_repr(d.noise.start));
+    fill("{seed}", std::to_string(d.seed));
+    fill("{precision}", std::string(to_string(d.precision)));
+    return doc;
+}
+
 }  // namespace
 
 py::object retrieve_call(const input_array& memories,
@@ -277,7 +372,7 @@ py::object retrieve_call(const input_array& memories,
                          const energy_params& params,
                          const retrieve_kwargs& kw) {
     validate(params);
-    const retrieve_options options = make_options(kw, queries.cols());
+    const retrieve_options options = make_options(kw, params, queries.cols());
     if (use_float32(memories, queries))
         return retrieve_typed<float>(memories, queries, params, options, kw.n_threads);
     return retrieve_typed<double>(memories, queries, params, options, kw.n_threads);
@@ -368,68 +463,37 @@ void register_retrieval(py::module_& m) {
                 return r;
             }));
 
-    const energy_params defaults{};
-    const retrieve_options rdefaults{};
-    const exec_options exec_defaults{};
-    m.def(
-        "retrieve",
-        [](const py::object& memories,
-           const py::object& queries,
-           const std::string& kernel,
-           double beta,
-           double eps,
-           const std::string& q,
-           int degree,
-           const std::string& method,
-           std::int64_t steps,
-           const py::object& lr,
-           std::optional<double> lr_end,
-           double tol,
-           const py::object& clamp,
-           const py::object& noise,
-           std::optional<double> noise_end,
-           const py::object& beta_schedule,
-           std::uint64_t seed,
-           const std::string& precision,
-           int n_threads) {
-            const energy_params p = make_params(kernel, beta, eps, q, degree);
-            const input_array mem = as_input(memories, "memories", "(n_memories, dim)");
-            const input_array qry = as_input(queries, "queries", "(n_queries, dim)");
-            const retrieve_kwargs kw{.method = method,
-                                     .steps = steps,
-                                     .lr = lr,
-                                     .lr_end = lr_end,
-                                     .tol = tol,
-                                     .clamp = clamp,
-                                     .noise = noise,
-                                     .noise_end = noise_end,
-                                     .beta_schedule = beta_schedule,
-                                     .seed = seed,
-                                     .precision = precision,
-                                     .n_threads = n_threads};
-            return retrieve_call(mem, qry, p, kw);
+    auto retrieve_fn = with_retrieve_kwargs<const py::object&,
+                                            const py::object&,
+                                            const std::string&,
+                                            double,
+                                            double,
+                                            const std::string&,
+                                            int>([](const py::object& memories,
+                                                    const py::object& queries,
+                                                    const std::string& kernel,
+                                                    double beta,
+                                                    double eps,
+                                                    const std::string& q,
+                                                    int degree,
+                                                    const retrieve_kwargs& kw) {
+        const energy_params p = make_params(kernel, beta, eps, q, degree);
+        const input_array mem = as_input(memories, "memories", "(n_memories, dim)");
+        const input_array qry = as_input(queries, "queries", "(n_queries, dim)");
+        return retrieve_call(mem, qry, p, kw);
+    });
+    const std::string doc = retrieve_doc();
+    std::apply(
+        [&](const auto&... kwargs) {
+            m.def("retrieve",
+                  std::move(retrieve_fn),
+                  doc.c_str(),
+                  py::arg("memories"),
+                  py::arg("queries"),
+                  py::kw_only(),
+                  kwargs...);
         },
-        retrieve_doc,
-        py::arg("memories"),
-        py::arg("queries"),
-        py::kw_only(),
-        py::arg("kernel") = std::string(to_string(defaults.kernel)),
-        py::arg("beta") = defaults.beta,
-        py::arg("eps") = defaults.eps,
-        py::arg("q") = std::string(to_string(defaults.q)),
-        py::arg("degree") = defaults.degree,
-        py::arg("method") = std::string(to_string(rdefaults.method)),
-        py::arg("steps") = rdefaults.max_steps,
-        py::arg("lr") = rdefaults.step_size.start,
-        py::arg("lr_end") = py::none(),
-        py::arg("tol") = rdefaults.tol,
-        py::arg("clamp") = py::none(),
-        py::arg("noise") = rdefaults.noise.start,
-        py::arg("noise_end") = py::none(),
-        py::arg("beta_schedule") = py::none(),
-        py::arg("seed") = rdefaults.seed,
-        py::arg("precision") = std::string(to_string(rdefaults.precision)),
-        py::arg("n_threads") = exec_defaults.n_threads);
+        std::tuple_cat(energy_kwarg_args(), retrieve_kwarg_args()));
 }
 
 }  // namespace denseam::python

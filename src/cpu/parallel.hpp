@@ -31,6 +31,7 @@ namespace denseam::detail {
 /// single-threaded too, so that results never depend on the thread count.
 template <class Body>
 void parallel_for(std::int64_t n, const exec_options& exec, Body&& body) {
+    validate(exec);
     if (n <= 0) return;
     if (exec.interrupt && exec.interrupt()) throw interrupted();
     std::atomic<bool> stop{false};

@@ -41,9 +41,74 @@ double sq_dist(const double* x, const T* xi, std::int64_t dim) {
     return s;
 }
 
+// The strict LSR active set of x, S = {mu : (beta/2) ||x - xi_mu||^2 < 1} decided in double
+// (the energy's rule), into `set`; returns Z = eps + sum_S (1 - q). `boundary` tells whether a
+// memory lies exactly on the boundary (q == 1): outside S, and the reason a fixed point
+// x = mean(S) can fail to be a minimum (lsr_fixed_point).
+template <class T>
+double lsr_active_set(matrix_view<const T> mem,
+                      const double* x,
+                      double half_beta,
+                      double eps,
+                      std::vector<std::int64_t>& set,
+                      bool& boundary) {
+    set.clear();
+    boundary = false;
+    double z = eps;
+    for (std::int64_t m = 0; m < mem.rows; ++m) {
+        const double q = half_beta * sq_dist(x, mem.row(m), mem.cols);
+        if (q < 1.0) {
+            set.push_back(m);
+            z += 1.0 - q;
+        } else if (q == 1.0) {
+            boundary = true;
+        }
+    }
+    return z;
+}
+
 // Whether gradient descent follows options.beta (else the energy's beta throughout).
 bool uses_beta_schedule(const retrieve_options& opt) {
     return !(opt.beta.type == schedule::kind::constant && !(opt.beta.start > 0.0));
+}
+
+// The energies of the final states: NaN where the status is non_finite (the state is not
+// trustworthy, and its energy may not be computable), the engine's value elsewhere. Internal
+// states are not user input: no validation, and one engine call over the rows that need it.
+template <class T>
+void final_energies(matrix_view<const T> mem,
+                    const energy_params& prm,
+                    retrieve_result<T>& res,
+                    const exec_options& exec) {
+    const std::int64_t n = static_cast<std::int64_t>(res.status.size());
+    const std::int64_t dim = mem.cols;
+    res.energy.assign(static_cast<std::size_t>(n), std::numeric_limits<T>::quiet_NaN());
+    std::vector<std::int64_t> rows;
+    for (std::int64_t i = 0; i < n; ++i) {
+        if (res.status[static_cast<std::size_t>(i)] == retrieval_status::non_finite) continue;
+        bool finite = true;
+        for (std::int64_t k = 0; k < dim; ++k)
+            finite = finite && std::isfinite(static_cast<double>(
+                                   res.states[static_cast<std::size_t>(i * dim + k)]));
+        if (finite) rows.push_back(i);
+    }
+    if (rows.empty()) return;
+    const auto nr = static_cast<std::int64_t>(rows.size());
+    std::vector<T> x(static_cast<std::size_t>(nr * dim)), e(static_cast<std::size_t>(nr));
+    for (std::int64_t a = 0; a < nr; ++a)
+        std::copy(res.states.begin() + rows[static_cast<std::size_t>(a)] * dim,
+                  res.states.begin() + (rows[static_cast<std::size_t>(a)] + 1) * dim,
+                  x.begin() + a * dim);
+    energy_unchecked(mem,
+                     matrix_view<const T>(x.data(), nr, dim),
+                     prm,
+                     std::span<T>(e),
+                     matrix_view<T>{},
+                     {},
+                     exec);
+    for (std::int64_t a = 0; a < nr; ++a)
+        res.energy[static_cast<std::size_t>(rows[static_cast<std::size_t>(a)])] =
+            e[static_cast<std::size_t>(a)];
 }
 
 std::uint64_t splitmix(std::uint64_t z) {
@@ -70,14 +135,14 @@ retrieve_result<T> lsr_fixed_point(matrix_view<const T> mem,
                                    const energy_params& prm,
                                    const retrieve_options& opt,
                                    const exec_options& exec) {
-    const std::int64_t n = qry.rows, dim = qry.cols, n_mem = mem.rows;
+    const std::int64_t n = qry.rows, dim = qry.cols;
     auto res = make_result<T>(n, dim);
     std::vector<std::vector<std::int64_t>> supports(static_cast<std::size_t>(n));
     const double half_beta = 0.5 * prm.beta;
     const std::int64_t n_blocks = (n + query_block - 1) / query_block;
     parallel_for(n_blocks, exec, [&](std::int64_t blk) {
         std::vector<double> x(static_cast<std::size_t>(dim)),
-            centroid(static_cast<std::size_t>(dim));
+            centroid(static_cast<std::size_t>(dim)), returned(static_cast<std::size_t>(dim));
         std::vector<std::int64_t> set, prev;
         for (std::int64_t i = blk * query_block; i < std::min(n, (blk + 1) * query_block); ++i) {
             const auto si = static_cast<std::size_t>(i);
@@ -85,26 +150,25 @@ retrieve_result<T> lsr_fixed_point(matrix_view<const T> mem,
             retrieval_status status = retrieval_status::max_steps;
             std::int64_t iter = 0;
             double z = 0.0;
+            bool boundary = false;
             prev.clear();
             bool have_prev = false;
             while (iter < opt.max_steps) {
-                // Strict active set of x: (beta/2) ||x - xi||^2 < 1, the engine's rule.
-                set.clear();
-                z = prm.eps;
-                for (std::int64_t m = 0; m < n_mem; ++m) {
-                    const double q = half_beta * sq_dist(x.data(), mem.row(m), dim);
-                    if (q < 1.0) {
-                        set.push_back(m);
-                        z += 1.0 - q;
-                    }
-                }
+                z = lsr_active_set(mem, x.data(), half_beta, prm.eps, set, boundary);
                 ++iter;
                 if (set.empty()) {
                     status = retrieval_status::out_of_support;
                     break;
                 }
                 if (have_prev && set == prev) {
-                    status = retrieval_status::converged;
+                    // x = mean(S) and S is the strict active set of x. Near x the members stay
+                    // inside and the memories with q > 1 outside, so Z = eps + sum_S (1 - q), a
+                    // concave quadratic with its maximum at mean(S) = x: a strict local minimum
+                    // of E, unless a memory lies exactly on the boundary (q == 1). Its term
+                    // (1 - q)_+ is 0 at x but grows linearly along the direction towards it,
+                    // while the S part falls only quadratically: E decreases at first order
+                    // and x is no minimum (issue 9).
+                    status = boundary ? retrieval_status::not_minimum : retrieval_status::converged;
                     break;
                 }
                 std::fill(centroid.begin(), centroid.end(), 0.0);
@@ -116,17 +180,29 @@ retrieve_result<T> lsr_fixed_point(matrix_view<const T> mem,
                 std::swap(prev, set);
                 have_prev = true;
             }
-            if (status == retrieval_status::max_steps && have_prev) {
-                // The last update moved x; report the energy and support of where it is now.
-                set.clear();
-                z = prm.eps;
-                for (std::int64_t m = 0; m < n_mem; ++m) {
-                    const double q = half_beta * sq_dist(x.data(), mem.row(m), dim);
-                    if (q < 1.0) {
-                        set.push_back(m);
-                        z += 1.0 - q;
-                    }
-                }
+            // The state returned is x rounded to T; support and energy describe that state.
+            bool rounded = false;
+            for (std::int64_t k = 0; k < dim; ++k) {
+                const auto kk = static_cast<std::size_t>(k);
+                returned[kk] = static_cast<double>(static_cast<T>(x[kk]));
+                rounded = rounded || !(returned[kk] == x[kk]);
+            }
+            if (rounded || (status == retrieval_status::max_steps && have_prev)) {
+                // Recompute them when the last update moved x (max_steps) or the rounding did
+                // (T = float; one O(M d) pass). A converged float state stays converged only if
+                // the rounding kept its strict active set exactly S with no memory on the
+                // boundary: then it lies in the open region where Z is the concave quadratic
+                // of S, within rounding of its maximum. Otherwise the state returned is no
+                // minimum: E falls at first order towards a memory gained or on the boundary,
+                // and away from one lost (there Z = Z_S + (q - 1)). So the status is
+                // not_minimum, with the support and energy of the state returned (the minimum
+                // is at mean(S), but its rounding to T left the region of S).
+                const double zr =
+                    lsr_active_set(mem, returned.data(), half_beta, prm.eps, prev, boundary);
+                if (status == retrieval_status::converged && (boundary || prev != set))
+                    status = retrieval_status::not_minimum;
+                std::swap(set, prev);
+                z = zr;
             }
             for (std::int64_t k = 0; k < dim; ++k)
                 res.states[static_cast<std::size_t>(i * dim + k)] =
@@ -207,15 +283,7 @@ retrieve_result<T> mean_shift(matrix_view<const T> mem,
             res.steps[static_cast<std::size_t>(i)] = iter;
         }
     });
-    std::vector<T> e(static_cast<std::size_t>(n));
-    energy_and_grad(mem,
-                    matrix_view<const T>(res.states.data(), n, dim),
-                    prm,
-                    std::span<T>(e),
-                    matrix_view<T>{},
-                    {},
-                    exec);
-    res.energy = std::move(e);
+    final_energies(mem, prm, res, exec);
     return res;
 }
 
@@ -254,9 +322,26 @@ struct small_setup {
     const retrieve_options& opt;
     retrieve_result<T>& res;
     std::int64_t n_mem = 0, dim = 0, n = 0;
-    std::vector<double> memd, alpha, betas, sigma, keep_dim;
+    std::vector<double> memd, keep_dim;
+    // The schedules' values for the first table_len steps (later steps, if any, are evaluated
+    // when reached: memory never scales with the step limit).
+    static constexpr std::int64_t table_cap = std::int64_t(1) << 16;
+    std::int64_t table_len = 0;
+    std::vector<double> alpha, betas, sigma;
     bool any_noise = false, prune = false, log_q = false, beta_schedule = false;
     double hb_fixed = 0.0, cut = 0.0, skin = 0.0;
+
+    double alpha_at(std::int64_t t) const {
+        return t < table_len ? alpha[static_cast<std::size_t>(t)]
+                             : opt.step_size.at(t, opt.max_steps);
+    }
+    double beta_at(std::int64_t t) const {
+        if (!beta_schedule) return prm.beta;
+        return t < table_len ? betas[static_cast<std::size_t>(t)] : opt.beta.at(t, opt.max_steps);
+    }
+    double sigma_at(std::int64_t t) const {
+        return t < table_len ? sigma[static_cast<std::size_t>(t)] : opt.noise.at(t, opt.max_steps);
+    }
 };
 
 // The small-set descent has two builds: 32 lanes compiled for AVX-512 (x86-64-v4), run only
@@ -300,7 +385,10 @@ __attribute__((always_inline)) inline void small_block(const small_setup<T>& s,
     auto& res = s.res;
     const std::int64_t n_mem = s.n_mem, dim = s.dim, n = s.n;
     const auto& memd = s.memd;
-    const auto &alpha = s.alpha, &betas = s.betas, &sigma = s.sigma, &keep_dim = s.keep_dim;
+    const auto& alpha = s.alpha;
+    const auto& keep_dim = s.keep_dim;
+    const auto last_entry = static_cast<double>(s.table_len - 1);
+    const bool beyond_table = s.table_len < opt.max_steps;
     const bool any_noise = s.any_noise, prune = s.prune, log_q = s.log_q;
     const bool beta_schedule = s.beta_schedule;
     const double hb_fixed = s.hb_fixed, cut = s.cut, skin = s.skin;
@@ -466,7 +554,7 @@ __attribute__((always_inline)) inline void small_block(const small_setup<T>& s,
         }
         // Each lane's query is at its own step t: its schedule values.
         for (int l = 0; l < lanes && (round == 1 || beta_schedule); ++l) {
-            const double b = betas[static_cast<std::size_t>(tl[l])];
+            const double b = s.beta_at(static_cast<std::int64_t>(tl[l]));
             beta_l[sl(l)] = b;
             hbc[sl(l)] = static_cast<C>(0.5 * b);
             bcc[sl(l)] = static_cast<C>(b);
@@ -619,9 +707,13 @@ __attribute__((always_inline)) inline void small_block(const small_setup<T>& s,
             const bool conv = opt.tol > 0.0 && gmax[l] < opt.tol;
             stop[l] = active[l] != 0.0 && (unsupported || bad || conv) ? 1.0 : 0.0;
             move[l] = active[l] != 0.0 && stop[l] == 0.0 ? 1.0 : 0.0;
-            a_t[l] = alpha[static_cast<std::size_t>(tl[l])];
+            a_t[l] = alpha[static_cast<std::size_t>(tl[l] < last_entry ? tl[l] : last_entry)];
             any_stop = std::max(any_stop, stop[l]);
         }
+        if (beyond_table)  // step limits over table_cap: later steps are evaluated when reached
+            for (int l = 0; l < lanes; ++l)
+                if (tl[sl(l)] > last_entry)
+                    a_t[sl(l)] = s.alpha_at(static_cast<std::int64_t>(tl[l]));
         if (any_stop != 0.0) {
             for (int l = 0; l < lanes; ++l) {
                 if (stop[sl(l)] == 0.0) continue;
@@ -637,10 +729,11 @@ __attribute__((always_inline)) inline void small_block(const small_setup<T>& s,
         if (any_noise) {
             for (int l = 0; l < lanes; ++l) {
                 const auto t = static_cast<std::int64_t>(tl[l]);
-                if (move[sl(l)] == 0.0 || sigma[static_cast<std::size_t>(t)] == 0.0) continue;
+                const double sig = s.sigma_at(t);
+                if (move[sl(l)] == 0.0 || sig == 0.0) continue;
                 for (std::int64_t k = 0; k < dim; ++k)
                     g[static_cast<std::size_t>(k)][sl(l)] +=
-                        keep_dim[static_cast<std::size_t>(k)] * sigma[static_cast<std::size_t>(t)] *
+                        keep_dim[static_cast<std::size_t>(k)] * sig *
                         counter_normal(opt.seed,
                                        static_cast<std::uint64_t>(qi[sl(l)]),
                                        static_cast<std::uint64_t>(t),
@@ -713,18 +806,22 @@ void small_descent(matrix_view<const T> mem,
             s.memd[static_cast<std::size_t>(m * s.dim + k)] = static_cast<double>(mem(m, k));
     const bool use_beta_schedule = uses_beta_schedule(opt);
     s.log_q = resolved_q(prm) == q_kind::log;
-    const auto steps = static_cast<std::size_t>(opt.max_steps);
+    s.beta_schedule = use_beta_schedule;
+    s.table_len = std::max<std::int64_t>(1, std::min(opt.max_steps, s.table_cap));
+    const auto steps = static_cast<std::size_t>(s.table_len);
     s.alpha.resize(steps);
     s.betas.resize(steps);
     s.sigma.resize(steps);
-    for (std::int64_t t = 0; t < opt.max_steps; ++t) {
+    for (std::int64_t t = 0; t < s.table_len; ++t) {
         const auto st = static_cast<std::size_t>(t);
         s.alpha[st] = opt.step_size.at(t, opt.max_steps);
         s.betas[st] = use_beta_schedule ? opt.beta.at(t, opt.max_steps) : prm.beta;
         s.sigma[st] = opt.noise.at(t, opt.max_steps);
         s.any_noise = s.any_noise || s.sigma[st] != 0.0;
     }
-    s.beta_schedule = use_beta_schedule;
+    if (opt.max_steps > s.table_len)  // noise that starts only after the table
+        s.any_noise =
+            s.any_noise || !(opt.noise.type == schedule::kind::constant && opt.noise.start == 0.0);
     s.prune = P::distance && !use_beta_schedule && s.n_mem > 1;
     s.hb_fixed = 0.5 * prm.beta;
     s.cut = 40.0 + std::log(static_cast<double>(s.n_mem));
@@ -876,40 +973,7 @@ retrieve_result<T> gradient_descent(matrix_view<const T> mem,
         active.swap(still);
     }
     // Queries still active ran out of steps (status already max_steps).
-    std::vector<T> ef(static_cast<std::size_t>(n));
-    std::vector<energy_status> stf(static_cast<std::size_t>(n));
-    bool all_finite = true;
-    for (auto v : res.states) all_finite = all_finite && std::isfinite(static_cast<double>(v));
-    if (all_finite) {
-        energy_and_grad(mem,
-                        matrix_view<const T>(res.states.data(), n, dim),
-                        prm,
-                        std::span<T>(ef),
-                        matrix_view<T>{},
-                        std::span(stf),
-                        exec);
-    } else {
-        for (std::int64_t i = 0; i < n; ++i) {
-            bool ok = true;
-            for (std::int64_t k = 0; k < dim; ++k)
-                ok = ok && std::isfinite(static_cast<double>(
-                               res.states[static_cast<std::size_t>(i * dim + k)]));
-            if (!ok) {
-                ef[static_cast<std::size_t>(i)] = std::numeric_limits<T>::quiet_NaN();
-                continue;
-            }
-            T v;
-            energy_and_grad(mem,
-                            matrix_view<const T>(res.states.data() + i * dim, 1, dim),
-                            prm,
-                            std::span<T>(&v, 1),
-                            matrix_view<T>{},
-                            {},
-                            exec);
-            ef[static_cast<std::size_t>(i)] = v;
-        }
-    }
-    res.energy = std::move(ef);
+    final_energies(mem, prm, res, exec);
     return res;
 }
 

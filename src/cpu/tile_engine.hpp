@@ -72,6 +72,7 @@ void energy_tiles(matrix_view<const T> mem,
                   const exec_options& exec_in) {
     // Small calls run on one thread: waking a second one costs more than the work (and on a busy
     // machine it can cost milliseconds). Safe because results never depend on the thread count.
+    validate(exec_in);
     exec_options exec = exec_in;
     if (mem.rows * qry.rows * mem.cols < (std::int64_t(1) << 21)) exec.n_threads = 1;
     constexpr std::int64_t QB = tile_sizes::query_block;

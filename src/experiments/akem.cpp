@@ -3,11 +3,14 @@
 // half-width, from the exact 1-D analysis (no grid detector).
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
 
+#include "cpu/resources.hpp"
 #include "denseam/energy.hpp"
 #include "denseam/error.hpp"
 #include "denseam/experiments.hpp"
+#include "io/format.hpp"
 
 namespace denseam {
 
@@ -46,9 +49,23 @@ akem_result run_akem(const akem_options& options, const exec_options& exec) {
         if (!uses_distance(k))
             throw invalid_argument("akem: kernel '" + std::string(to_string(k)) +
                                    "' has no half-width (distance kernels only)");
-    for (double h : options.widths)
+    for (double h : options.widths) {
         if (!(std::isfinite(h) && h > 0.0))
-            throw invalid_argument("akem: half-widths must be finite and > 0");
+            throw invalid_argument(
+                "akem: half-widths must be finite and > 0 (got h = " + detail::shortest(h) + ")");
+        // beta = 2/h^2 must be a finite number too.
+        if (!std::isfinite(2.0 / (h * h)))
+            throw invalid_argument(
+                "akem: half-width h = " + detail::shortest(h) +
+                " is too small: beta = 2/h^2 overflows (h must be >= " +
+                detail::shortest(std::sqrt(2.0 / std::numeric_limits<double>::max()) * 1.0000001) +
+                ")");
+    }
+    // Every panel keeps its landscape (8 bytes a point) and the JSON text (~25 bytes a point).
+    detail::require_memory(33.0 * static_cast<double>(options.grid_points) *
+                               static_cast<double>(options.kernels.size() * options.widths.size()),
+                           "akem: grid_points = " + std::to_string(options.grid_points) +
+                               " (landscape points per panel)");
 
     akem_result r;
     r.n_kernels = static_cast<std::int64_t>(options.kernels.size());

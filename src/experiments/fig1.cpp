@@ -6,6 +6,7 @@
 #include <numeric>
 #include <tuple>
 
+#include "cpu/resources.hpp"
 #include "denseam/energy.hpp"
 #include "denseam/error.hpp"
 #include "denseam/experiments.hpp"
@@ -149,6 +150,15 @@ fig1_result run_fig1(const exec_options& exec) {
 fig1_result run_fig1(const fig1_options& options, const exec_options& exec) {
     if (options.landscapes && (options.n_1d < 2 || options.n_2d < 2))
         throw invalid_argument("fig1: grids need at least 2 points per axis");
+    if (options.landscapes) {
+        // Each landscape point: 8 bytes of energy, 1 of flag, ~30 of JSON text.
+        detail::require_memory(
+            39.0 * 6.0 * options.n_1d,
+            "fig1: n_1d = " + std::to_string(options.n_1d) + " (points of the 1-D landscapes)");
+        detail::require_memory(39.0 * 4.0 * static_cast<double>(options.n_2d) * options.n_2d,
+                               "fig1: n_2d = " + std::to_string(options.n_2d) +
+                                   " (points per axis of the 2-D landscapes)");
+    }
     fig1_result r;
     const std::vector<double> pair = {-1.0, 1.0};
     // paper.md V1: beta < 0.5 -> {0}; 0.5 < beta < 2 -> {-1, 0, +1}; beta > 2 -> {-1, +1}.

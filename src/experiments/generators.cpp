@@ -6,6 +6,7 @@
 
 #include "denseam/error.hpp"
 #include "denseam/experiments.hpp"
+#include "io/jsonl.hpp"
 
 namespace denseam {
 
@@ -65,6 +66,15 @@ std::vector<double> generate_patterns(lmin0_generator g,
                   row(order[static_cast<std::size_t>(i)]) + dim,
                   out.begin() + i * dim);
     return out;
+}
+
+std::string pattern_set_hash(matrix_view<const double> patterns) {
+    const std::int64_t shape[2] = {patterns.rows, patterns.cols};
+    std::uint64_t h = detail::fnv1a64(detail::fnv1a64_init, shape, sizeof shape);
+    for (std::int64_t i = 0; i < patterns.rows; ++i)
+        h = detail::fnv1a64(
+            h, patterns.row(i), static_cast<std::size_t>(patterns.cols) * sizeof(double));
+    return detail::hex64(h);
 }
 
 }  // namespace denseam

@@ -8,6 +8,7 @@
 
 #include "denseam/error.hpp"
 #include "denseam/experiments.hpp"
+#include "io/format.hpp"
 
 namespace denseam {
 
@@ -37,6 +38,7 @@ std::vector<lmin0_row> run_lmin0(matrix_view<const double> patterns,
                                  const exec_options& exec) {
     const auto t0 = std::chrono::steady_clock::now();
     const beta_range_result range = beta_range(patterns);  // validates the patterns
+    const std::string hash = pattern_set_hash(patterns);
     if (options.vol_samples < 0)
         throw invalid_argument("lmin0: vol_samples must be >= 0 (got " +
                                std::to_string(options.vol_samples) + ")");
@@ -52,7 +54,7 @@ std::vector<lmin0_row> run_lmin0(matrix_view<const double> patterns,
         for (double b : grid)
             if (!(std::isfinite(b) && b > 0.0))
                 throw invalid_argument("lmin0: every beta must be finite and > 0 (got " +
-                                       std::to_string(b) + ")");
+                                       detail::shortest(b) + ")");
     }
     std::vector<int> idx = options.only;
     if (idx.empty()) {
@@ -102,6 +104,7 @@ std::vector<lmin0_row> run_lmin0(matrix_view<const double> patterns,
         r.candidates = counts.candidates;
         r.status = std::string(to_string(counts.status));
         r.seconds = seconds;
+        r.patterns_hash = hash;
     }
     return rows;
 }
@@ -128,12 +131,45 @@ std::string to_json(const lmin0_row& r) {
     j["seed"] = r.seed;
     j["generator"] = r.generator;
     if (!r.patterns.empty()) j["patterns"] = r.patterns;
+    if (!r.patterns_hash.empty()) j["patterns_hash"] = r.patterns_hash;
     j["grid"] = r.grid;
     j["min_distance"] = r.range.r_min;
     j["candidates"] = r.candidates;
     j["status"] = r.status;
     j["seconds"] = r.seconds;
     return j.dump();
+}
+
+namespace {
+std::string lmin0_key(const std::string& generator,
+                      const std::string& hash,
+                      std::int64_t m,
+                      std::int64_t d,
+                      std::uint64_t seed,
+                      double beta) {
+    // Generated sets are fixed by (generator, M, d, seed); a file's set by its content.
+    return nlohmann::json::array({generator, generator == "file" ? hash : "", m, d, seed, beta})
+        .dump();
+}
+}  // namespace
+
+std::string resume_key(const lmin0_row& r) {
+    return lmin0_key(r.generator, r.patterns_hash, r.n_patterns, r.dim, r.seed, r.beta);
+}
+
+std::string lmin0_line_key(std::string_view line) {
+    const nlohmann::json j = nlohmann::json::parse(line);  // parse_error names the position
+    if (!j.is_object()) throw invalid_argument("not a JSON object");
+    try {
+        return lmin0_key(j.value("generator", std::string("reference")),
+                         j.value("patterns_hash", std::string()),
+                         j.at("M").get<std::int64_t>(),
+                         j.at("d").get<std::int64_t>(),
+                         j.at("seed").get<std::uint64_t>(),
+                         j.at("beta").get<double>());
+    } catch (const nlohmann::json::exception& e) {
+        throw invalid_argument(e.what());
+    }
 }
 
 }  // namespace denseam

@@ -8,6 +8,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "cpu/resources.hpp"
 #include "denseam/error.hpp"
 #include "denseam/experiments.hpp"
 #include "denseam/retrieval.hpp"
@@ -67,6 +68,13 @@ void check_options(const logl0_options& o,
     if (gmm.dim != patterns.cols)
         throw invalid_argument("logl0: the mixture has dimension " + std::to_string(gmm.dim) +
                                " but the patterns " + std::to_string(patterns.cols));
+    // The M N queries: unit offsets, start and final states (d doubles each, a few copies),
+    // per-query status, energy and log-likelihood.
+    const double n_total = static_cast<double>(patterns.rows) * static_cast<double>(o.n_queries);
+    detail::require_memory(n_total * (40.0 * static_cast<double>(patterns.cols) + 64.0),
+                           "logl0: N = " + std::to_string(o.n_queries) +
+                               " queries per pattern (M = " + std::to_string(patterns.rows) +
+                               ", d = " + std::to_string(patterns.cols) + ")");
 }
 
 }  // namespace
@@ -366,6 +374,7 @@ std::string to_json(const logl0_row& r) {
     j["precision"] = r.precision;
     j["sampler"] = r.sampler;
     if (!r.patterns.empty()) j["patterns"] = r.patterns;
+    if (!r.patterns_hash.empty()) j["patterns_hash"] = r.patterns_hash;
     // Ours.
     j["r_min"] = r.range.radius_min;
     j["num_queries"] = r.num_queries;
@@ -375,6 +384,110 @@ std::string to_json(const logl0_row& r) {
     j["mean_steps"] = r.mean_steps;
     j["seconds"] = r.seconds;
     return j.dump();
+}
+
+namespace {
+std::string logl0_key(const std::string& patterns_hash,
+                      std::int64_t k,
+                      std::int64_t d,
+                      std::int64_t m,
+                      std::uint64_t seed,
+                      double sigma,
+                      const std::string& energy,
+                      int nbetas,
+                      int beta_idx,
+                      std::int64_t n,
+                      const std::string& sampler,
+                      std::int64_t depth,
+                      double lr_start,
+                      double lr_end,
+                      double tol,
+                      const std::string& precision) {
+    return nlohmann::json::array({patterns_hash,
+                                  k,
+                                  d,
+                                  m,
+                                  seed,
+                                  sigma,
+                                  energy,
+                                  nbetas,
+                                  beta_idx,
+                                  n,
+                                  sampler,
+                                  depth,
+                                  lr_start,
+                                  lr_end,
+                                  tol,
+                                  precision})
+        .dump();
+}
+}  // namespace
+
+std::string resume_key(const logl0_row& r) {
+    return logl0_key(r.patterns.empty() ? std::string() : r.patterns_hash,
+                     r.k,
+                     r.dim,
+                     r.n_patterns,
+                     r.seed,
+                     r.true_sigma,
+                     r.energy,
+                     r.nbetas,
+                     r.beta_idx,
+                     r.n_per_pattern,
+                     r.sampler,
+                     r.depth,
+                     r.lr_start,
+                     r.lr_end,
+                     r.tol,
+                     r.precision);
+}
+
+std::string logl0_line_key(std::string_view line) {
+    const nlohmann::json j = nlohmann::json::parse(line);
+    if (!j.is_object()) throw invalid_argument("not a JSON object");
+    try {
+        const std::string patterns = j.value("patterns", std::string());
+        return logl0_key(patterns.empty() ? std::string() : j.value("patterns_hash", std::string()),
+                         j.at("k").get<std::int64_t>(),
+                         j.at("d").get<std::int64_t>(),
+                         j.at("M").get<std::int64_t>(),
+                         j.at("seed").get<std::uint64_t>(),
+                         j.at("true_sigma").get<double>(),
+                         j.at("energy").get<std::string>(),
+                         j.at("nbetas").get<int>(),
+                         j.at("beta_idx").get<int>(),
+                         j.at("N").get<std::int64_t>(),
+                         j.at("sampler").get<std::string>(),
+                         j.at("depth").get<std::int64_t>(),
+                         j.at("lr_start").get<double>(),
+                         j.at("lr_end").get<double>(),
+                         j.at("tol").get<double>(),
+                         j.value("precision", std::string("double")));
+    } catch (const nlohmann::json::exception& e) {
+        throw invalid_argument(e.what());
+    }
+}
+
+logl0_sweep logl0_sweep_preset(std::string_view name) {
+    logl0_sweep s;
+    s.energies = {kernel_kind::lsr, kernel_kind::lse};
+    s.seeds = {3, 4, 5, 6, 7};
+    s.n_per_pattern = 500;
+    s.nbetas = 20;
+    if (name == "paper") {
+        s.ks = {5, 10};
+        s.ds = {8, 16};
+        s.ms = {25, 100};
+    } else if (name == "reduced") {
+        // The paper's headline panel (Fig. 3 right, M = 25 column) at the paper's scale.
+        s.ks = {10};
+        s.ds = {8};
+        s.ms = {25};
+    } else {
+        throw invalid_argument("unknown LOGL0 sweep '" + std::string(name) +
+                               "' (choose paper or reduced)");
+    }
+    return s;
 }
 
 }  // namespace denseam

@@ -3,8 +3,10 @@
 //
 // Everything read from a file is untrusted: the header is parsed by a small bounded Python-literal
 // parser (no recursion deeper than kMaxDepth), every size is checked for overflow, and the data
-// size is compared with what the file holds before anything is allocated. fuzz/fuzz_npy.cpp runs
-// parse_npy under libFuzzer + ASan + UBSan.
+// size is compared with what the file holds, and with the physical memory, before anything is
+// allocated. A stream (pipe, FIFO, device) is read no further than its header says, and never
+// more than one chunk ahead of the bytes that arrive. fuzz/fuzz_npy.cpp runs parse_npy under
+// libFuzzer + ASan + UBSan.
 #include "denseam/npy.hpp"
 
 #include <fcntl.h>
@@ -17,12 +19,17 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <system_error>
 #include <utility>
 
+#include "cpu/resources.hpp"
 #include "denseam/error.hpp"
+#include "io/files.hpp"
+#include "io/format.hpp"
 
 namespace denseam {
 
@@ -500,7 +507,7 @@ npy_header parse_header_text(std::string_view text, std::string_view name) {
             has_zero = true;
         } else if (__builtin_mul_overflow(count, d, &count)) {
             fail(name,
-                 "invalid shape " + format_shape(h.shape) +
+                 "invalid shape " + detail::format_shape(h.shape) +
                      ": the number of elements overflows 64 bits");
         }
     }
@@ -508,7 +515,7 @@ npy_header parse_header_text(std::string_view text, std::string_view name) {
     std::int64_t nbytes = 0;
     if (__builtin_mul_overflow(h.count, static_cast<std::int64_t>(h.dtype.itemsize), &nbytes)) {
         fail(name,
-             "invalid shape " + format_shape(h.shape) + ": the data size (" +
+             "invalid shape " + detail::format_shape(h.shape) + ": the data size (" +
                  std::to_string(h.count) + " elements of " + std::to_string(h.dtype.itemsize) +
                  " bytes) overflows 64 bits");
     }
@@ -531,19 +538,39 @@ npy_header parse_header(std::span<const std::byte> bytes, std::string_view name)
     return h;
 }
 
-void check_data_size(const npy_header& h, std::uint64_t available, std::string_view name) {
+// `available`: the bytes that follow the header. `open_ended`: they come from a stream read no
+// further than one byte past the data, so an excess means "more bytes" of unknown number.
+void check_data_size(const npy_header& h,
+                     std::uint64_t available,
+                     std::string_view name,
+                     bool open_ended = false) {
     if (available < h.nbytes) {
         fail(name,
              "data is truncated: expected " + std::to_string(h.nbytes) + " bytes, found " +
-                 std::to_string(available) + " (shape " + format_shape(h.shape) + ", dtype '" +
-                 sanitize(h.descr, 40) + "')");
-    }
-    if (available > h.nbytes) {
-        fail(name,
-             "trailing garbage: " + std::to_string(available - h.nbytes) + " bytes after the " +
-                 std::to_string(h.nbytes) + " bytes of data (shape " + format_shape(h.shape) +
+                 std::to_string(available) + " (shape " + detail::format_shape(h.shape) +
                  ", dtype '" + sanitize(h.descr, 40) + "')");
     }
+    if (available > h.nbytes) {
+        const std::string extra = open_ended ? "more" : std::to_string(available - h.nbytes);
+        fail(name,
+             "trailing garbage: " + extra + " bytes after the " + std::to_string(h.nbytes) +
+                 " bytes of data (shape " + detail::format_shape(h.shape) + ", dtype '" +
+                 sanitize(h.descr, 40) + "')");
+    }
+}
+
+// "8.0 GiB": a byte count for messages.
+// The header is untrusted: a declared data size beyond the machine's physical memory is refused
+// before anything is allocated for it (a stream could otherwise feed it until memory runs out; a
+// sparse regular file can really hold that many bytes).
+void check_fits_in_memory(const npy_header& h, std::string_view name) {
+    const std::uint64_t memory = detail::physical_memory();
+    if (memory == 0 || h.nbytes <= memory) return;  // unknown: nothing to compare with
+    fail(name,
+         "the header declares shape " + detail::format_shape(h.shape) + " of dtype '" +
+             sanitize(h.descr, 40) + "' = " + std::to_string(h.nbytes) + " bytes (" +
+             detail::format_bytes(static_cast<double>(h.nbytes)) + "), more than this machine's " +
+             detail::format_bytes(static_cast<double>(memory)) + " of memory");
 }
 
 // Decodes `h.count` elements from `src` into out (C order). A Fortran-order file lists the
@@ -656,20 +683,20 @@ std::int64_t checked_count(std::span<const std::int64_t> shape,
     bool has_zero = false;
     for (const std::int64_t d : shape) {
         if (d < 0) {
-            throw invalid_argument(std::string(who) + ": shape " + format_shape(shape) +
+            throw invalid_argument(std::string(who) + ": shape " + detail::format_shape(shape) +
                                    " has a negative dimension");
         }
         if (d == 0) {
             has_zero = true;
         } else if (__builtin_mul_overflow(count, d, &count)) {
-            throw invalid_argument(std::string(who) + ": shape " + format_shape(shape) +
+            throw invalid_argument(std::string(who) + ": shape " + detail::format_shape(shape) +
                                    " overflows 64 bits");
         }
     }
     if (has_zero) count = 0;
     if (static_cast<std::uint64_t>(count) != n_data) {
-        throw invalid_argument(std::string(who) + ": shape " + format_shape(shape) + " has " +
-                               std::to_string(count) + " elements but the data has " +
+        throw invalid_argument(std::string(who) + ": shape " + detail::format_shape(shape) +
+                               " has " + std::to_string(count) + " elements but the data has " +
                                std::to_string(n_data));
     }
     return count;
@@ -682,7 +709,8 @@ std::vector<std::byte> npy_bytes(std::span<const T> data,
                                  std::string_view who) {
     checked_count(shape, data.size(), who);
     std::string header = "{'descr': '" + std::string(descr) +
-                         "', 'fortran_order': False, 'shape': " + format_shape(shape) + ", }";
+                         "', 'fortran_order': False, 'shape': " + detail::format_shape(shape) +
+                         ", }";
     const std::size_t unpadded = kMagic.size() + 4 + header.size() + 1;
     header.append((kWriteAlign - unpadded % kWriteAlign) % kWriteAlign, ' ');
     header += '\n';
@@ -709,7 +737,7 @@ void write_npy_impl(const std::string& path,
                     std::span<const std::int64_t> shape,
                     std::string_view descr) {
     const auto bytes = npy_bytes(data, shape, descr, "write_npy " + quoted(path));
-    write_file_atomic(path, bytes);
+    detail::write_file_atomic(path, bytes);
 }
 
 // RAII for a POSIX file descriptor.
@@ -747,19 +775,69 @@ std::int64_t read_at(int fd, std::byte* dst, std::size_t n, std::int64_t offset)
     throw invalid_argument("cannot read " + quoted(path) + ": " + errno_message(err));
 }
 
+constexpr std::size_t kStreamChunk = std::size_t{4} << 20;  // bytes read from a stream at a time
+
+// Appends up to `n` bytes of the stream `fd` to `buf`, at most kStreamChunk at a time, so that the
+// memory used follows the bytes that actually arrive and never exceeds buf.size() + n; returns the
+// number appended (< n only at the end of the stream).
+std::uint64_t append_from_stream(int fd,
+                                 std::vector<std::byte>& buf,
+                                 std::uint64_t n,
+                                 const std::string& path) {
+    const std::size_t base = buf.size();
+    const std::uint64_t limit = base + n;
+    std::uint64_t got = 0;
+    while (got < n) {
+        const auto chunk = static_cast<std::size_t>(std::min<std::uint64_t>(n - got, kStreamChunk));
+        const std::size_t need = base + static_cast<std::size_t>(got) + chunk;
+        if (need > buf.capacity()) {  // grow geometrically, but never past what was asked for
+            buf.reserve(static_cast<std::size_t>(
+                std::min<std::uint64_t>(limit, std::max<std::uint64_t>(need, 2 * buf.capacity()))));
+        }
+        buf.resize(need);
+        const std::int64_t r = read_at(fd, buf.data() + (need - chunk), chunk, -1);
+        if (r < 0) read_error(path, errno);
+        got += static_cast<std::uint64_t>(r);
+        if (static_cast<std::size_t>(r) < chunk) break;
+    }
+    buf.resize(base + static_cast<std::size_t>(got));
+    return got;
+}
+
+// Pipes, FIFOs and devices: the size is not known in advance, and the stream may never end
+// (/dev/zero). Read the preamble, then exactly the header it announces, then exactly the data the
+// header declares (checked against the physical memory first), then at most one more byte.
+npy_array read_npy_stream(int fd, const std::string& path) {
+    std::vector<std::byte> head;
+    append_from_stream(fd, head, kMagic.size() + 2, path);  // magic and version
+    if (head.size() == kMagic.size() + 2 &&
+        std::memcmp(head.data(), kMagic.data(), kMagic.size()) == 0) {
+        const std::size_t preamble = head[6] == std::byte{1} ? 10 : 12;
+        append_from_stream(fd, head, preamble - head.size(), path);  // the header length
+    }
+    const auto [start, len] = parse_preamble(head, path);  // throws on a wrong magic at once
+    const std::uint64_t got_header = append_from_stream(fd, head, len, path);
+    if (got_header < len) {
+        fail(path,
+             "malformed header: the header length is " + std::to_string(len) + " bytes but only " +
+                 std::to_string(got_header) + " follow");
+    }
+    const npy_header h = parse_header(head, path);
+    check_fits_in_memory(h, path);
+
+    std::vector<std::byte> data;
+    const std::uint64_t got = append_from_stream(fd, data, h.nbytes, path);
+    check_data_size(h, got, path);  // truncated
+    std::byte extra{};
+    const std::int64_t r = read_at(fd, &extra, 1, -1);
+    if (r < 0) read_error(path, errno);
+    check_data_size(h, got + static_cast<std::uint64_t>(r), path, /*open_ended=*/true);
+    return decode(h, data.data());
+}
+
 }  // namespace
 
 // ---- public API -----------------------------------------------------------------------------
-
-std::string format_shape(std::span<const std::int64_t> shape) {
-    std::string s = "(";
-    for (std::size_t i = 0; i < shape.size(); ++i) {
-        if (i > 0) s += ", ";
-        s += std::to_string(shape[i]);
-    }
-    if (shape.size() == 1) s += ",";
-    return s + ")";
-}
 
 std::int64_t npy_array::size() const noexcept {
     std::uint64_t n = 1;  // unsigned: a hand-made absurd shape wraps instead of being UB
@@ -776,17 +854,17 @@ matrix_view<const T> matrix_of(const npy_array& a,
     const char* want = want_f32 ? "float32" : "float64";
     if (a.shape.size() != 2) {
         throw invalid_argument(std::string(what) + " must be a 2-D " + want +
-                               " array (rows x dim), got shape " + format_shape(a.shape));
+                               " array (rows x dim), got shape " + detail::format_shape(a.shape));
     }
     if (a.is_float32 != want_f32) {
         throw invalid_argument(std::string(what) + " must be a " + want + " array, got " +
                                (a.is_float32 ? "float32" : "float64") + " of shape " +
-                               format_shape(a.shape));
+                               detail::format_shape(a.shape));
     }
     if (a.shape[0] < 0 || a.shape[1] < 0 ||
         static_cast<std::uint64_t>(a.shape[0]) * static_cast<std::uint64_t>(a.shape[1]) !=
             v.size()) {
-        throw invalid_argument(std::string(what) + ": shape " + format_shape(a.shape) +
+        throw invalid_argument(std::string(what) + ": shape " + detail::format_shape(a.shape) +
                                " does not match the " + std::to_string(v.size()) +
                                " stored elements");
     }
@@ -822,20 +900,7 @@ npy_array read_npy(const std::string& path) {
     if (S_ISDIR(st.st_mode))
         throw invalid_argument("cannot read " + quoted(path) + ": it is a directory");
 
-    if (!S_ISREG(st.st_mode)) {
-        // pipes and devices: no size known in advance, read everything then parse
-        std::vector<std::byte> buf;
-        std::size_t got = 0;
-        while (true) {
-            buf.resize(got + (1u << 20));
-            const std::int64_t r = read_at(f.fd, buf.data() + got, buf.size() - got, -1);
-            if (r < 0) read_error(path, errno);
-            got += static_cast<std::size_t>(r);
-            if (got < buf.size()) break;
-        }
-        buf.resize(got);
-        return parse_npy(buf, path);
-    }
+    if (!S_ISREG(st.st_mode)) return read_npy_stream(f.fd, path);
 
     // Regular file: read the header, check the sizes against the file size, then read the data;
     // native float32/float64 in C order go straight into place (no second copy of a large array).
@@ -857,6 +922,7 @@ npy_array read_npy(const std::string& path) {
         fail(path, "malformed header: the file ends inside the header");
     const npy_header h = parse_header(head, path);
     check_data_size(h, file_size - h.data_offset, path);
+    check_fits_in_memory(h, path);
 
     auto read_data = [&](std::byte* dst) {
         const std::int64_t got = read_at(f.fd,
@@ -924,49 +990,17 @@ std::vector<std::byte> to_npy_bytes(std::span<const float> data,
                                     std::span<const std::int64_t> shape) {
     return npy_bytes(data, shape, "<f4", "to_npy_bytes");
 }
-
-void write_file_atomic(const std::string& path, std::span<const std::byte> contents) {
-    if (path.empty()) throw backend_error("cannot write '': the path is empty");
-    const std::size_t slash = path.rfind('/');
-    const std::string dir = slash == std::string::npos ? "" : path.substr(0, slash + 1);
-    const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-    if (base.empty())
-        throw backend_error("cannot write " + quoted(path) + ": it names a directory");
-
-    // A hidden, unique sibling: same file system, so rename() is atomic.
-    static std::atomic<unsigned> counter{0};
-    std::string tmp;
-    int fd = -1;
-    for (int attempt = 0; attempt < 100; ++attempt) {
-        tmp = dir + "." + base.substr(0, 200) + ".tmp." + std::to_string(::getpid()) + "." +
-              std::to_string(counter.fetch_add(1));
-        fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd >= 0 || errno != EEXIST) break;
-    }
-    if (fd < 0) throw backend_error("cannot write " + quoted(path) + ": " + errno_message(errno));
-
-    auto give_up = [&](int err) {
-        if (fd >= 0) ::close(fd);
-        ::unlink(tmp.c_str());
-        throw backend_error("cannot write " + quoted(path) + ": " + errno_message(err));
-    };
-    std::size_t done = 0;
-    while (done < contents.size()) {
-        const ssize_t w = ::write(fd, contents.data() + done, contents.size() - done);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            give_up(errno);
-        }
-        done += static_cast<std::size_t>(w);
-    }
-    const int rc = ::close(fd);
-    fd = -1;
-    if (rc != 0) give_up(errno);
-    if (::rename(tmp.c_str(), path.c_str()) != 0) give_up(errno);
+std::vector<std::byte> to_npy_bytes(std::span<const std::int64_t> data,
+                                    std::span<const std::int64_t> shape) {
+    return npy_bytes(data, shape, "<i8", "to_npy_bytes");
 }
-
-void write_file_atomic(const std::string& path, std::string_view contents) {
-    write_file_atomic(path, std::as_bytes(std::span<const char>(contents.data(), contents.size())));
+std::vector<std::byte> to_npy_bytes(std::span<const std::int32_t> data,
+                                    std::span<const std::int64_t> shape) {
+    return npy_bytes(data, shape, "<i4", "to_npy_bytes");
+}
+std::vector<std::byte> to_npy_bytes(std::span<const std::uint8_t> data,
+                                    std::span<const std::int64_t> shape) {
+    return npy_bytes(data, shape, "|u1", "to_npy_bytes");
 }
 
 }  // namespace denseam

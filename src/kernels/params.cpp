@@ -8,6 +8,7 @@
 #include "denseam/error.hpp"
 #include "denseam/exec.hpp"
 #include "denseam/kernels.hpp"
+#include "io/format.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -73,9 +74,10 @@ void validate(const energy_params& p) {
     if (static_cast<std::size_t>(p.kernel) >= kernel_name_table.size())
         throw invalid_argument("invalid kernel enum value");
     if (!std::isfinite(p.beta) || !(p.beta > 0.0))
-        throw invalid_argument("beta must be finite and > 0 (got " + std::to_string(p.beta) + ")");
+        throw invalid_argument("beta must be finite and > 0 (got " + detail::shortest(p.beta) +
+                               ")");
     if (!std::isfinite(p.eps) || p.eps < 0.0)
-        throw invalid_argument("eps must be finite and >= 0 (got " + std::to_string(p.eps) + ")");
+        throw invalid_argument("eps must be finite and >= 0 (got " + detail::shortest(p.eps) + ")");
     if (p.degree < 1)
         throw invalid_argument("degree must be >= 1 (got " + std::to_string(p.degree) + ")");
 }
@@ -99,6 +101,12 @@ int resolved_threads(const exec_options& opts) noexcept {
 #else
     return 1;
 #endif
+}
+
+void validate(const exec_options& opts) {
+    if (opts.n_threads < 0)
+        throw invalid_argument("n_threads must be >= 0 (0: the OpenMP default), got " +
+                               std::to_string(opts.n_threads));
 }
 
 }  // namespace denseam

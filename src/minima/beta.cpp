@@ -9,6 +9,7 @@
 #include <string>
 
 #include "denseam/error.hpp"
+#include "io/format.hpp"
 #include "minima/lsr_common.hpp"
 
 namespace denseam {
@@ -59,7 +60,7 @@ closest_pair find_closest(matrix_view<const double> p, const exec_options& exec)
 void check_betas(std::span<const double> betas) {
     for (double b : betas)
         if (!std::isfinite(b) || !(b > 0.0))
-            throw invalid_argument("beta must be finite and > 0 (got " + std::to_string(b) + ")");
+            throw invalid_argument("beta must be finite and > 0 (got " + detail::shortest(b) + ")");
 }
 
 // Counter-based uniform in [0, 1): sample values depend only on (seed, index).

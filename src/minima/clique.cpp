@@ -469,6 +469,13 @@ clique_pass_result clique_pass(const pattern_set& ps,
     clique_pass_result res;
     res.candidates = prefix_candidates;
     if (prefix < n) {
+        // Stopped: the minima are those of the completed prefix of anchors (deterministic). The
+        // count is the real one: at a candidate limit, the limit (the anchors in order examined
+        // that many, whatever the thread count); at an interrupt, every candidate examined on
+        // every thread.
+        std::int64_t examined = 0;
+        for (const auto& o : outs) examined += o.candidates;
+        res.candidates = limit_hit ? max_candidates : examined;
         if (limit_hit)
             res.status = minima_status::candidate_limit;
         else if (ctl.interrupted())

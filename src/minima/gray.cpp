@@ -318,9 +318,15 @@ gray_pass_result gray_pass(const pattern_set& ps,
         res.records.insert(res.records.end(), out[b].begin(), out[b].end());
         std::vector<gray_record>().swap(out[b]);
     }
-    res.processed = prefix == n_blocks
-                        ? static_cast<std::int64_t>(n_sub)
-                        : static_cast<std::int64_t>(static_cast<std::uint64_t>(prefix) * block);
+    // Subsets examined: every completed block, in or after the prefix (a stopped run reports
+    // the minima of the prefix only, but the work done by every thread).
+    std::uint64_t examined = 0;
+    for (std::int64_t b = 0; b < n_blocks; ++b)
+        if (done[b]) {
+            const std::uint64_t lo = 1 + static_cast<std::uint64_t>(b) * block;
+            examined += std::min<std::uint64_t>(end, lo + block) - lo;
+        }
+    res.processed = static_cast<std::int64_t>(examined);
     if (prefix < n_blocks)
         res.status = minima_status::interrupted;
     else if (n_sub < all - 1)

@@ -147,6 +147,7 @@ bool is_master_thread() {
 }
 
 int thread_count(const exec_options& exec, std::int64_t work_items) {
+    validate(exec);
     const std::int64_t t = std::max<std::int64_t>(1, resolved_threads(exec));
     return static_cast<int>(std::max<std::int64_t>(1, std::min(t, work_items)));
 }

@@ -11,6 +11,7 @@
 
 #include "denseam/error.hpp"
 #include "denseam/minima.hpp"
+#include "io/format.hpp"
 #include "minima/lsr_common.hpp"
 
 namespace denseam {
@@ -52,13 +53,13 @@ double elapsed(std::chrono::steady_clock::time_point t0) {
 
 void check_beta(double beta) {
     if (!std::isfinite(beta) || !(beta > 0.0))
-        throw invalid_argument("beta must be finite and > 0 (got " + std::to_string(beta) + ")");
+        throw invalid_argument("beta must be finite and > 0 (got " + detail::shortest(beta) + ")");
 }
 
 void check_options(const minima_options& o) {
     if (!std::isfinite(o.novelty_threshold) || o.novelty_threshold < 0.0)
         throw invalid_argument("novelty_threshold must be finite and >= 0 (got " +
-                               std::to_string(o.novelty_threshold) + ")");
+                               detail::shortest(o.novelty_threshold) + ")");
     if (o.max_candidates < 0)
         throw invalid_argument("max_candidates must be >= 0 (got " +
                                std::to_string(o.max_candidates) + ")");
@@ -275,7 +276,7 @@ minima_result find_lsr_minima(matrix_view<const double> patterns,
     const auto t0 = std::chrono::steady_clock::now();
     check_beta(beta);
     if (!std::isfinite(eps) || eps < 0.0)
-        throw invalid_argument("eps must be finite and >= 0 (got " + std::to_string(eps) + ")");
+        throw invalid_argument("eps must be finite and >= 0 (got " + detail::shortest(eps) + ")");
     check_options(options);
     const pattern_set ps = make_pattern_set(patterns);
     const support_list sup = supports_at(ps, beta, options, exec);

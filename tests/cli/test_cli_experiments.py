@@ -141,12 +141,17 @@ def test_lmin0_resume_skips_existing_configurations(run_cli, tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text("hello\n")
     p = run_cli(["lmin0", "--M", "5", "--d", "4", "--nbetas", "2", "--out", bad])
-    assert p.returncode == 2 and "line 1" in p.stderr and "--fresh" in p.stderr
+    assert p.returncode == 2 and "line 1" in p.stderr and "not a LMIN0 result" in p.stderr
     assert bad.read_text() == "hello\n"
+    # --fresh empties only a file of LMIN0 lines: a foreign file is never touched
     p = run_cli(["lmin0", "--M", "5", "--d", "4", "--nbetas", "2", "--vol-samples", "10",
                  "--out", bad, "--fresh"])
+    assert p.returncode == 2 and "not a LMIN0 result" in p.stderr, p.stderr
+    assert bad.read_text() == "hello\n"
+    p = run_cli(["lmin0", "--M", "5", "--d", "4", "--nbetas", "2", "--vol-samples", "10",
+                 "--out", out, "--fresh"])
     assert p.returncode == 0, p.stderr
-    assert len(read_jsonl(bad)) == 2 * 3  # default seeds 0, 42, 88
+    assert len(read_jsonl(out)) == 2 * 3  # default seeds 0, 42, 88
 
 
 def test_lmin0_progress_bar_and_sweep_lists(run_cli, tmp_path):
@@ -226,13 +231,16 @@ def test_fig1_data(run_cli, tmp_path):
         assert [m["position"] for m in a["minima"]] == [m["position"] for m in b["minima"]]
 
 
-def test_fig1_plot_or_warning(run_cli, cli_env, tmp_path):
-    # a broken interpreter: the data command still succeeds and warns
+def test_fig1_plot_or_error(run_cli, cli_env, tmp_path):
+    # a broken interpreter: the data is written, the figure that was asked for is an error
     env = dict(cli_env, DENSEAM_PYTHON="/bin/false")
     p = run_cli(["fig1", "--out", tmp_path / "w"], env=env)
-    assert p.returncode == 0, p.stderr
-    assert "warning: plotting failed" in p.stderr
+    assert p.returncode == 1, p.stderr
+    assert "plotting failed" in p.stderr and "the data files are complete" in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1, p.stderr
     assert (tmp_path / "w" / "fig1.json").exists() and not (tmp_path / "w" / "fig1.png").exists()
+    p = run_cli(["fig1", "--out", tmp_path / "n", "--no-plot"], env=env)
+    assert p.returncode == 0, p.stderr
     if has_matplotlib():
         p = run_cli(["fig1", "--out", tmp_path / "f"])
         assert p.returncode == 0, p.stderr

@@ -4,7 +4,9 @@
 NumPy is the independent writer here; the C++ reader must agree with it on dtype, shape and
 values (checked through the min/max/NaN/Inf summary that `info --json` prints).
 """
+import io
 import json
+import subprocess
 
 import numpy as np
 import pytest
@@ -19,7 +21,15 @@ def info_json(run_cli, path):
 
 
 def expect_error(run_cli, path, *fragments):
-    proc = run_cli(["info", path])
+    return expect_command_error(run_cli, ["info", path], path, *fragments)
+
+
+def expect_command_error(run_cli, args, path, *fragments, timeout=600):
+    """`denseam ARGS` exits 2 within `timeout` seconds, with a one-line message naming `path`."""
+    try:
+        proc = run_cli(args, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"denseam {' '.join(map(str, args))} still running after {timeout} s")
     assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
     assert proc.stdout == ""
     assert proc.stderr.startswith("denseam: error: "), proc.stderr
@@ -260,3 +270,75 @@ def test_info_directory(run_cli, tmp_path):
 def test_info_path_with_spaces(run_cli, tmp_path):
     path = save(tmp_path, "my data.npy", np.ones((2, 2)))
     assert info_json(run_cli, path)["file"] == str(path)
+
+
+# ---- streams (pipes, FIFOs, devices): read piece by piece, never "until the end" -------------
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_info_endless_device_fails_at_once(run_cli, device):
+    expect_command_error(
+        run_cli,
+        ["info", device],
+        device,
+        f"denseam: error: '{device}' is not a .npy file (it does not start with \\x93NUMPY)\n",
+        timeout=10,
+    )
+
+
+def test_energy_memories_from_dev_zero_fails_at_once(run_cli, tmp_path):
+    queries = save(tmp_path, "Q.npy", np.zeros((2, 3)))
+    expect_command_error(
+        run_cli,
+        ["energy", "-m", "/dev/zero", "-q", queries, "-b", "1"],
+        "/dev/zero",
+        "'/dev/zero' is not a .npy file",
+        timeout=10,
+    )
+
+
+def npy_bytes(array):
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return buf.getvalue()
+
+
+def run_info_stdin(run_cli, data, *options):
+    """`denseam info /dev/stdin` fed `data` through a pipe; stdout and stderr as text."""
+    proc = run_cli(["info", "/dev/stdin", *options], input=data, text=False, timeout=10)
+    proc.stdout = proc.stdout.decode()
+    proc.stderr = proc.stderr.decode()
+    return proc
+
+
+def test_info_from_a_pipe(run_cli):
+    array = RNG.standard_normal((1300, 1000)).astype(np.float32)  # 5.2 MB: several read chunks
+    proc = run_info_stdin(run_cli, npy_bytes(array), "--json")
+    assert proc.returncode == 0, proc.stderr
+    check_summary(json.loads(proc.stdout), "/dev/stdin", array, "<f4", "float32")
+
+
+def test_info_pipe_declaring_more_than_memory(run_cli):
+    header = b"{'descr': '<f8', 'fortran_order': False, 'shape': (10000000, 10000000), }"
+    header += b" " * (64 - (10 + len(header) + 1) % 64) + b"\n"
+    data = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + bytes(64)
+    proc = run_info_stdin(run_cli, data)
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    assert proc.stderr.startswith(
+        "denseam: error: '/dev/stdin': the header declares shape (10000000, 10000000) of dtype "
+        "'<f8' = 800000000000000 bytes (727.6 TiB), more than this machine's "
+    ), proc.stderr
+    assert proc.stderr.endswith(" of memory\n"), proc.stderr
+
+
+def test_info_pipe_truncated_and_trailing(run_cli):
+    data = npy_bytes(np.zeros((10, 4)))
+    proc = run_info_stdin(run_cli, data[:-17])
+    assert proc.returncode == 2
+    assert "'/dev/stdin': data is truncated: expected 320 bytes, found 303" in proc.stderr
+    proc = run_info_stdin(run_cli, data + b"junk")
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "denseam: error: '/dev/stdin': trailing garbage: more bytes after the 320 bytes of data "
+        "(shape (10, 4), dtype '<f8')\n"
+    )

@@ -1,16 +1,20 @@
 // SPDX-License-Identifier: MIT
-// Retrieval: worked examples V5/V6 of paper.md, exactness of the LSR fixed point, monotone
-// energy, gradient descent options, determinism and bad input.
+// Retrieval: worked examples V5/V6 of paper.md, exactness of the LSR fixed point (converged
+// iff a strict local minimum, issue 9), monotone energy, gradient descent options,
+// determinism and bad input.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <random>
 #include <set>
+#include <string>
 #include <tuple>
 #include <vector>
 
 #include "denseam/error.hpp"
+#include "denseam/minima.hpp"
 #include "denseam/retrieval.hpp"
 #include "expect.hpp"
 #include "oracle.hpp"
@@ -37,7 +41,21 @@ retrieve_result<double> fp(const std::vector<double>& mem,
                             o);
 }
 
-std::vector<std::int64_t> support_of(const retrieve_result<double>& r, std::size_t i) {
+// The same in float (T = float memories, queries and states).
+retrieve_result<float> fp32(const std::vector<double>& mem,
+                            std::int64_t d,
+                            const std::vector<double>& q,
+                            energy_params p,
+                            retrieve_options o = {}) {
+    const std::vector<float> m(mem.begin(), mem.end()), x(q.begin(), q.end());
+    return retrieve<float>(make_matrix_view<const float>(m.data(), m.size() / d, d),
+                           make_matrix_view<const float>(x.data(), x.size() / d, d),
+                           p,
+                           o);
+}
+
+template <class T>
+std::vector<std::int64_t> support_of(const retrieve_result<T>& r, std::size_t i) {
     return {r.support.indices.begin() + r.support.offsets[i],
             r.support.indices.begin() + r.support.offsets[i + 1]};
 }
@@ -146,6 +164,251 @@ TEST(LsrFixedPoint, EnergyNeverIncreases) {
                 }
             }
         prev = r.energy;
+    }
+}
+
+// ---- when the LSR fixed point is a true minimum (issue 9) ------------------------------------
+
+// The exactly enumerated LSR minima (denseam::find_lsr_minima, an independent algorithm) by
+// support set.
+std::map<std::vector<std::int64_t>, std::vector<double>> enumerated_minima(
+    const std::vector<double>& mem, std::int64_t d, double beta) {
+    const auto r = find_lsr_minima(
+        make_matrix_view<const double>(mem.data(), static_cast<std::int64_t>(mem.size()) / d, d),
+        beta);
+    EXPECT_EQ(r.status, minima_status::complete);
+    std::map<std::vector<std::int64_t>, std::vector<double>> out;
+    for (const auto& m : r.minima) out[m.support] = m.position;
+    return out;
+}
+
+template <class T>
+std::vector<std::string> status_names(const retrieve_result<T>& r) {
+    std::vector<std::string> out;
+    for (auto st : r.status) out.emplace_back(to_string(st));
+    return out;
+}
+
+// Probe points at distance h from x: +-each axis, towards and away from each memory (not at
+// x), and `n_random` random directions.
+std::vector<double> probes_around(const std::vector<double>& mem,
+                                  std::int64_t d,
+                                  const std::vector<double>& x,
+                                  double h,
+                                  int n_random,
+                                  std::uint64_t seed) {
+    std::vector<std::vector<double>> dirs;
+    for (std::int64_t k = 0; k < d; ++k)
+        for (double s : {-1.0, 1.0}) {
+            std::vector<double> u(static_cast<std::size_t>(d), 0.0);
+            u[static_cast<std::size_t>(k)] = s;
+            dirs.push_back(u);
+        }
+    const auto M = static_cast<std::int64_t>(mem.size()) / d;
+    for (std::int64_t m = 0; m < M; ++m) {
+        std::vector<double> u(static_cast<std::size_t>(d));
+        for (std::int64_t k = 0; k < d; ++k) u[k] = mem[m * d + k] - x[k];
+        dirs.push_back(u);
+        for (auto& v : u) v = -v;
+        dirs.push_back(u);
+    }
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<double> g;
+    for (int j = 0; j < n_random; ++j) {
+        std::vector<double> u(static_cast<std::size_t>(d));
+        for (auto& v : u) v = g(rng);
+        dirs.push_back(u);
+    }
+    std::vector<double> pts;
+    for (const auto& u : dirs) {
+        double n2 = 0;
+        for (double v : u) n2 += v * v;
+        if (n2 == 0.0) continue;
+        for (std::int64_t k = 0; k < d; ++k) pts.push_back(x[k] + h * u[k] / std::sqrt(n2));
+    }
+    return pts;
+}
+
+// Number of probes at distance h from x (probes_around) whose energy, by the naive double
+// oracle, is NOT above E(x): 0 for a strict local minimum (h below its margin to the boundary).
+int probes_not_above(const std::vector<double>& mem,
+                     std::int64_t d,
+                     const std::vector<double>& x,
+                     const energy_params& p,
+                     double h,
+                     std::uint64_t seed) {
+    const auto M = static_cast<std::int64_t>(mem.size()) / d;
+    const auto pts = probes_around(mem, d, x, h, 8, seed);
+    const auto B = static_cast<std::int64_t>(pts.size()) / d;
+    const double e0 = oracle::evaluate(mem, M, x, 1, d, p).energy[0];
+    const auto e = oracle::evaluate(mem, M, pts, B, d, p).energy;
+    return static_cast<int>(std::count_if(e.begin(), e.end(), [&](double v) { return !(v > e0); }));
+}
+
+// The issue's example: {0, 2} at beta = 0.5, R = sqrt(2 / beta) = 2. From 0 the iteration
+// stops at x = 0 with S = {0}, and the memory at 2 is exactly on the boundary (q = 1: outside
+// S by the strict rule) but the energy falls towards it at first order; the only minimum is 1.
+TEST(LsrFixedPoint, BoundaryMemoryIsNotAMinimum1d) {
+    const std::vector<double> mem = {0, 2};
+    const auto p = make(kernel_kind::lsr, 0.5);
+    // The oracles: one minimum, at 1; E(0.001) < E(0) and E(1.999) < E(2).
+    const auto mins = enumerated_minima(mem, 1, 0.5);
+    ASSERT_EQ(mins.size(), 1u);
+    EXPECT_EQ(mins.begin()->second, (std::vector<double>{1.0}));
+    const auto e = oracle::evaluate(mem, 2, {0.0, 0.001, 2.0, 1.999}, 4, 1, p).energy;
+    EXPECT_LT(e[1], e[0]);
+    EXPECT_LT(e[3], e[2]);
+
+    const std::vector<double> q = {0.0, -0.5, 2.5, 1.3};
+    auto check = [&](const auto& r, const char* what) {
+        SCOPED_TRACE(what);
+        EXPECT_EQ(
+            status_names(r),
+            (std::vector<std::string>{"not-minimum", "not-minimum", "not-minimum", "converged"}));
+        EXPECT_EQ(r.status[0], retrieval_status::not_minimum);
+        const std::vector<double> states(r.states.begin(), r.states.end());
+        EXPECT_EQ(states, (std::vector<double>{0.0, 0.0, 2.0, 1.0}));
+        // Support and energy are those of the state returned (the boundary memory is outside).
+        EXPECT_EQ(support_of(r, 0), (std::vector<std::int64_t>{0}));
+        EXPECT_EQ(support_of(r, 2), (std::vector<std::int64_t>{1}));
+        EXPECT_EQ(support_of(r, 3), (std::vector<std::int64_t>{0, 1}));
+        EXPECT_EQ(r.energy[0], 0.0);  // -(1/beta) log 1
+        EXPECT_EQ(r.steps[0], 2);
+    };
+    check(fp(mem, 1, q, p), "double");
+    check(fp32(mem, 1, q, p), "float");
+}
+
+// A tangent case in 2-D: {(1,0), (-1,0), (3,4)} at beta = 0.08, R = 5. From (-0.5,-0.5) the
+// iteration stops at (0,0) = mean of the first two, and (3,4) is at distance exactly 5
+// ((beta/2) * 25 == 1 in double). From near (3,4) it reaches the true minimum (1, 4/3).
+TEST(LsrFixedPoint, TangentMemoryIsNotAMinimum2d) {
+    const std::vector<double> mem = {1, 0, -1, 0, 3, 4};
+    const auto p = make(kernel_kind::lsr, 0.08);
+    ASSERT_EQ(0.5 * p.beta * 25.0, 1.0);
+    const auto mins = enumerated_minima(mem, 2, 0.08);
+    EXPECT_EQ(mins.count({0, 1}), 0u);  // (0,0) is no minimum
+    ASSERT_EQ(mins.count({0, 1, 2}), 1u);
+    const auto e = oracle::evaluate(mem, 3, {0.0, 0.0, 0.6e-3, 0.8e-3}, 2, 2, p).energy;
+    EXPECT_LT(e[1], e[0]);  // downhill towards (3,4)
+
+    const std::vector<double> q = {-0.5, -0.5, 0.2, -0.3, 3.1, 4.0};
+    auto check = [&](const auto& r, const char* what) {
+        SCOPED_TRACE(what);
+        EXPECT_EQ(r.status[0], retrieval_status::not_minimum);
+        EXPECT_EQ(r.status[1], retrieval_status::not_minimum);
+        EXPECT_EQ(r.status[2], retrieval_status::converged);
+        for (int i : {0, 1}) {
+            EXPECT_EQ(r.states[2 * i], 0.0);
+            EXPECT_EQ(r.states[2 * i + 1], 0.0);
+            EXPECT_EQ(support_of(r, i), (std::vector<std::int64_t>{0, 1}));
+        }
+        EXPECT_EQ(support_of(r, 2), (std::vector<std::int64_t>{0, 1, 2}));
+        EXPECT_NEAR(r.states[4], 1.0, 1e-7);
+        EXPECT_NEAR(r.states[5], 4.0 / 3.0, 1e-7);
+    };
+    check(fp(mem, 2, q, p), "double");
+    check(fp32(mem, 2, q, p), "float");
+}
+
+// For T = float the state returned is mean(S) rounded to float, and rounding can move a memory
+// across the boundary. {2, 2, 3, nu} at beta = 0.5 (R = 2), nu = 0.3333333134651184 (a float):
+// in double the iteration from 3 converges at 7/3 with S = {0, 1, 2} and nu just outside
+// (q = 1 + 2e-8), but float(7/3) = 2.3333332538604736 has nu inside (q = 1 - 6e-8). The float
+// result must not claim a minimum; its support and energy are those of the float state.
+TEST(LsrFixedPoint, FloatRoundingAcrossTheBoundaryIsNotAMinimum) {
+    const double nu = 0.3333333134651184;
+    ASSERT_EQ(static_cast<double>(static_cast<float>(nu)), nu);
+    const std::vector<double> mem = {2, 2, 3, nu};
+    const auto p = make(kernel_kind::lsr, 0.5);
+    const auto d = fp(mem, 1, {3.0}, p);
+    EXPECT_EQ(d.status[0], retrieval_status::converged);
+    EXPECT_EQ(d.states[0], 7.0 / 3.0);
+    EXPECT_EQ(support_of(d, 0), (std::vector<std::int64_t>{0, 1, 2}));
+    const auto f = fp32(mem, 1, {3.0}, p);
+    EXPECT_EQ(f.status[0], retrieval_status::not_minimum);
+    EXPECT_EQ(f.states[0], static_cast<float>(7.0 / 3.0));
+    EXPECT_EQ(support_of(f, 0), (std::vector<std::int64_t>{0, 1, 2, 3}));
+    const double e =
+        oracle::evaluate(mem, 4, {static_cast<double>(f.states[0])}, 1, 1, p).energy[0];
+    EXPECT_NEAR(f.energy[0], e, 1e-6 * std::abs(e));
+}
+
+// Property: integer patterns in 1-D at beta = 0.5 (R = 2) give many fixed points with a
+// pattern exactly on the boundary (and every tie is exact in double: it needs an integer mean;
+// other distances miss R by at least 1/|S|). In double and float, every query reported
+// converged is a strict local minimum by two independent oracles — the exact enumerator lists
+// its support at that position, and the naive energy rises on both sides — and every query
+// reported not_minimum has the energy falling on one side. Before issue 9's fix the ties were
+// reported converged.
+TEST(LsrFixedPoint, ConvergedIffStrictMinimumOnIntegerPatterns) {
+    const auto p = make(kernel_kind::lsr, 0.5);
+    int converged = 0, not_minimum = 0;
+    for (std::uint64_t seed = 0; seed < 24; ++seed) {
+        std::mt19937_64 rng(seed);
+        const int M = 2 + static_cast<int>(seed % 7);
+        std::uniform_int_distribution<int> pos(0, 8);
+        std::vector<double> mem(static_cast<std::size_t>(M));
+        for (auto& v : mem) v = pos(rng);
+        const auto mins = enumerated_minima(mem, 1, p.beta);
+        const auto q = oracle::uniform(200, seed + 100, -2.5, 10.5);
+        auto check = [&](const auto& r, const char* what) {
+            for (std::size_t i = 0; i < q.size(); ++i) {
+                SCOPED_TRACE(::testing::Message() << what << " seed " << seed << " query " << i);
+                const std::vector<double> x = {static_cast<double>(r.states[i])};
+                if (r.status[i] == retrieval_status::converged) {
+                    ++converged;
+                    const auto it = mins.find(support_of(r, i));
+                    ASSERT_TRUE(it != mins.end()) << "not an enumerated minimum: x = " << x[0];
+                    EXPECT_NEAR(x[0], it->second[0], 1e-6);
+                    EXPECT_EQ(probes_not_above(mem, 1, x, p, 1e-3, seed), 0) << "x = " << x[0];
+                } else if (r.status[i] == retrieval_status::not_minimum) {
+                    ++not_minimum;
+                    EXPECT_GT(probes_not_above(mem, 1, x, p, 1e-3, seed), 0) << "x = " << x[0];
+                } else {
+                    EXPECT_EQ(r.status[i], retrieval_status::out_of_support);
+                }
+            }
+        };
+        check(fp(mem, 1, q, p), "double");
+        check(fp32(mem, 1, q, p), "float");
+    }
+    EXPECT_GT(converged, 4000);
+    EXPECT_GT(not_minimum, 500);
+}
+
+// Property on generic random sets in 2-D and 5-D, double and float: every converged state is
+// an enumerated minimum (same support, same position) and the naive energy rises around it in
+// every probed direction.
+TEST(LsrFixedPoint, ConvergedStatesAreEnumeratedStrictMinima) {
+    for (std::int64_t d : {2, 5}) {
+        const auto s = make_set(24, d, 150, 40 + d);
+        const double beta = 24.0 / d;
+        const auto p = make(kernel_kind::lsr, beta);
+        // float: the memories rounded to float are another set; enumerate that one.
+        std::vector<double> mf(s.mem.size());
+        for (std::size_t k = 0; k < mf.size(); ++k) mf[k] = static_cast<float>(s.mem[k]);
+        auto check =
+            [&](const auto& r, const std::vector<double>& mem, const char* what, double tol) {
+                const auto mins = enumerated_minima(mem, d, beta);
+                int converged = 0;
+                for (std::size_t i = 0; i < 150; ++i) {
+                    if (r.status[i] != retrieval_status::converged) continue;
+                    SCOPED_TRACE(::testing::Message() << what << " d " << d << " query " << i);
+                    ++converged;
+                    const auto it = mins.find(support_of(r, i));
+                    ASSERT_TRUE(it != mins.end()) << "not an enumerated minimum";
+                    std::vector<double> x(static_cast<std::size_t>(d));
+                    for (std::int64_t k = 0; k < d; ++k) {
+                        x[k] = r.states[i * d + k];
+                        EXPECT_NEAR(x[k], it->second[k], tol);
+                    }
+                    EXPECT_EQ(probes_not_above(mem, d, x, p, 1e-5, i), 0);
+                }
+                EXPECT_GT(converged, 80) << what;
+            };
+        check(fp(s.mem, d, s.q, p), s.mem, "double", 1e-14);
+        check(fp32(mf, d, s.q, p), mf, "float", 1e-6);
     }
 }
 

@@ -302,11 +302,13 @@ def test_empty_query_batch():
 
 
 def test_defaults_come_from_the_library():
-    # kernel="lsr", beta=1, eps=0 in the C++ energy_params{}; the signature shows them.
-    doc = denseam.energy.__doc__
-    assert "kernel: str = 'lsr'" in doc and "beta: float = 1.0" in doc and "eps: float = 0.0" in doc
+    # kernel="lsr", eps=0 in the C++ energy_params{}; the signature shows them. beta has no
+    # default (issue 9: a silent beta = 1 hid forgotten arguments).
+    doc = denseam.energy.__doc__.splitlines()[0]
+    assert "kernel: str = 'lsr'" in doc and "beta: float," in doc and "eps: float = 0.0" in doc
     x = np.array([[0.0, 0.0], [0.5, 0.0]])
-    np.testing.assert_array_equal(denseam.energy(x, x), denseam.energy(x, x, kernel="lsr", beta=1.0))
+    np.testing.assert_array_equal(denseam.energy(x, x, beta=1.0),
+                                  denseam.energy(x, x, kernel="lsr", beta=1.0, eps=0.0))
 
 
 @pytest.mark.parametrize("kernel", ["lse", "lsr", "poly"])
@@ -337,7 +339,7 @@ GOOD_Q = np.zeros((4, 2))
         (np.zeros((3, 0)), np.zeros((4, 0)), {}, ["at least one column", "(3, 0)"]),
         (np.array([[0.0, np.nan]]), GOOD_Q, {}, ["memories", "non-finite", "row 0, column 1"]),
         (GOOD_M, np.array([[0.0, 0.0], [np.inf, 0.0]]), {}, ["queries", "non-finite", "row 1"]),
-        (GOOD_M, GOOD_Q, {"beta": 0.0}, ["beta must be finite and > 0", "0.0"]),
+        (GOOD_M, GOOD_Q, {"beta": 0.0}, ["beta must be finite and > 0", "(got 0.0)"]),
         (GOOD_M, GOOD_Q, {"beta": -1.0}, ["beta must be finite and > 0", "-1.0"]),
         (GOOD_M, GOOD_Q, {"beta": float("nan")}, ["beta must be finite", "nan"]),
         (GOOD_M, GOOD_Q, {"beta": float("inf")}, ["beta must be finite", "inf"]),
@@ -354,7 +356,7 @@ GOOD_Q = np.zeros((4, 2))
 @pytest.mark.parametrize("fn", [denseam.energy, denseam.grad, denseam.energy_and_grad])
 def test_value_errors(fn, memories, queries, kwargs, fragments):
     with pytest.raises(ValueError) as info:
-        fn(memories, queries, **kwargs)
+        fn(memories, queries, **{"beta": 1.0, **kwargs})
     for fragment in fragments:
         assert fragment in str(info.value), (fragment, str(info.value))
 
@@ -363,4 +365,4 @@ def test_wrong_argument_types_are_type_errors():
     with pytest.raises(TypeError):
         denseam.energy(GOOD_M, GOOD_Q, beta="large")
     with pytest.raises(TypeError):
-        denseam.energy(GOOD_M, GOOD_Q, "lse")  # keyword-only options
+        denseam.energy(GOOD_M, GOOD_Q, "lse", beta=1.0)  # keyword-only options

@@ -27,8 +27,8 @@ def test_attributes_and_repr(patterns):
 
 
 def test_defaults_come_from_the_library(patterns):
-    mem = denseam.Memory(patterns)
-    assert (mem.kernel, mem.beta, mem.eps, mem.q, mem.degree) == ("lsr", 1.0, 0.0, "auto", 3)
+    mem = denseam.Memory(patterns, beta=2.0)  # beta is required: no silent default
+    assert (mem.kernel, mem.beta, mem.eps, mem.q, mem.degree) == ("lsr", 2.0, 0.0, "auto", 3)
 
 
 def test_calls_match_the_free_functions(patterns, rng):
@@ -106,7 +106,7 @@ def test_pickle_and_copy_round_trip(patterns):
 )
 def test_constructor_errors(patterns_, kwargs, fragments):
     with pytest.raises(ValueError) as info:
-        denseam.Memory(patterns_, **kwargs)
+        denseam.Memory(patterns_, **{"beta": 1.0, **kwargs})
     for fragment in fragments:
         assert fragment in str(info.value)
 

@@ -17,8 +17,8 @@ def patterns(rng):
 
 def test_status_enum_mirrors_the_library():
     assert [s.name for s in RetrievalStatus] == ["converged", "max_steps", "out_of_support",
-                                                "non_finite"]
-    assert [int(s) for s in RetrievalStatus] == [0, 1, 2, 3]
+                                                "non_finite", "not_minimum"]
+    assert [int(s) for s in RetrievalStatus] == [0, 1, 2, 3, 4]
 
 
 def test_lsr_fixed_point_returns_exact_local_minima(patterns, rng):
@@ -70,8 +70,39 @@ def test_unsupported_start_is_out_of_support():
     np.testing.assert_array_equal(res.states[0], [50.0, 50.0])
     assert res.energy[0] == np.inf
     assert res.status_counts() == {"converged": 1, "max-steps": 0, "out-of-support": 1,
-                                   "non-finite": 0}
+                                   "non-finite": 0, "not-minimum": 0}
     assert len(res.support_sets()[0]) == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fixed_point_with_a_memory_on_the_boundary_is_not_a_minimum(dtype):
+    # Issue 9: R = sqrt(2 / beta) = 2, so from 0 the iteration stops at x = 0 with S = {0} while
+    # the memory at 2 lies exactly on the boundary (outside S by the strict rule). The energy
+    # falls towards it at first order, and the exact enumerator's only minimum is 1.
+    xi = np.array([[0.0], [2.0]], dtype=dtype)
+    res = denseam.retrieve(xi, np.array([[0.0], [1.3]], dtype=dtype), kernel="lsr", beta=0.5)
+    assert res.states.dtype == dtype
+    np.testing.assert_array_equal(res.states, [[0.0], [1.0]])
+    assert list(res.status) == [RetrievalStatus.not_minimum, RetrievalStatus.converged]
+    assert res.status_names[0] == "not-minimum" and not res.converged[0]
+    assert [list(s) for s in res.support_sets()] == [[0], [0, 1]]
+    assert res.status_counts() == {"converged": 1, "max-steps": 0, "out-of-support": 0,
+                                   "non-finite": 0, "not-minimum": 1}
+    assert "'not-minimum': 1" in repr(res)
+    e0, e1 = denseam.energy(xi.astype(np.float64), [[0.0], [0.001]], kernel="lsr", beta=0.5)
+    assert e1 < e0
+    minima = denseam.find_minima(xi, beta=0.5)
+    np.testing.assert_array_equal(minima.positions, [[1.0]])
+
+
+def test_exact_issue_example_is_not_reported_converged():
+    res = denseam.retrieve([[0], [2]], [[0]], kernel="lsr", beta=0.5)
+    assert res.status[0] != RetrievalStatus.converged
+    assert res.status[0] == RetrievalStatus.not_minimum
+    assert res.status_names[0] == "not-minimum"
+    assert list(res.support_sets()[0]) == [0]
+    # find_minima agrees that 0 is not a minimum.
+    assert not np.any(np.all(denseam.find_minima([[0], [2]], beta=0.5).positions == 0.0, axis=1))
 
 
 def test_mean_shift_for_lse_converges_to_a_stationary_point(patterns, rng):
@@ -147,7 +178,7 @@ def test_noise_is_reproducible_by_seed(patterns):
     c = denseam.retrieve(patterns, q, seed=8, **kw)
     np.testing.assert_array_equal(a.states, b.states)
     assert not np.array_equal(a.states, c.states)
-    quiet = denseam.retrieve(patterns, q, seed=7, **{**kw, "noise": 0.0})
+    quiet = denseam.retrieve(patterns, q, **{**kw, "noise": 0.0})
     assert not np.array_equal(a.states, quiet.states)
     decayed = denseam.retrieve(patterns, q, seed=7, noise_end=0.0, **kw)
     assert not np.array_equal(a.states, decayed.states)
@@ -199,9 +230,9 @@ def test_single_precision_gradient_follows_the_numpy_loop(patterns, rng):
 
 def test_float32_retrieval_keeps_dtype(patterns):
     p32 = patterns.astype(np.float32)
-    for method in ["fixed-point", "gradient"]:
+    for method, options in [("fixed-point", {}), ("gradient", {"lr": 0.01})]:
         res = denseam.retrieve(p32, p32[:4] + np.float32(0.01), kernel="lsr", beta=20.0,
-                               method=method, steps=20, lr=0.01)
+                               method=method, steps=20, **options)
         assert res.states.dtype == np.float32 and res.energy.dtype == np.float32
     mixed = denseam.retrieve(p32, patterns[:4], kernel="lsr", beta=20.0)
     assert mixed.states.dtype == np.float64
@@ -216,15 +247,23 @@ def test_result_pickles_and_reprs(patterns):
     text = repr(res)
     assert text.startswith("RetrievalResult(n_queries=5, dim=3, dtype=float64")
     assert "method='fixed-point'" in text and "'converged': 5" in text
-    grad = denseam.retrieve(patterns, patterns[:2], kernel="lse", method="gradient", steps=3)
+    grad = denseam.retrieve(patterns, patterns[:2], kernel="lse", beta=1.0, method="gradient",
+                            steps=3)
     back = pickle.loads(pickle.dumps(grad))
     assert back.support is None and back.support_offsets is None
 
 
 def test_defaults_come_from_the_library():
-    doc = denseam.retrieve.__doc__.splitlines()[0]
-    for fragment in ["method: str = 'fixed-point'", "steps: int = 1000", "lr: object = 0.1",
-                     "tol: float = 1e-06", "seed: int = 0"]:
+    # The signature shows the defaults that apply to every method; the options that are None
+    # there (not given) take the library's value, which the docstring states.
+    signature, doc = denseam.retrieve.__doc__.split("\n", 1)
+    for fragment in ["method: str = 'fixed-point'", "steps: int = 1000", "lr: object = None",
+                     "tol: Optional[float] = None", "seed: Optional[int] = None", "beta: float,"]:
+        assert fragment in signature, fragment
+    for fragment in ["lr : float or 1-D array_like or None (default 0.1)",
+                     "tol : float or None (default 1e-06)", "seed : int or None (default 0)",
+                     "noise : float or 1-D array_like or None (default 0.0: no noise)",
+                     'precision : str or None (default "state")']:
         assert fragment in doc, fragment
 
 
@@ -240,15 +279,15 @@ Q = np.array([[0.1, 0.0]])
         ({"method": "newton"}, ["unknown retrieval method 'newton'"]),
         ({"kernel": "poly"}, ["kernel 'poly' has no fixed-point iteration"]),
         ({"kernel": "tophat"}, ["kernel 'tophat' has no fixed-point iteration"]),
-        ({"clamp": [0]}, ["clamped coordinates need method 'gradient'"]),
+        ({"clamp": [0]}, ["clamp has no effect with method='fixed-point'"]),
         ({"method": "gradient", "clamp": [5]}, ["clamped coordinate 5", "dimension 2"]),
         ({"method": "gradient", "clamp": [-1]}, ["clamped coordinate -1"]),
         ({"method": "gradient", "clamp": [True]}, ["boolean clamp mask", "(2)", "(1,)"]),
         ({"method": "gradient", "clamp": [0.5]}, ["clamp must hold integer", "float64"]),
         ({"method": "gradient", "clamp": [[0]]}, ["clamp must be a 1-D", "(1, 1)"]),
         ({"steps": -1}, ["max_steps must be >= 0", "-1"]),
-        ({"tol": -1.0}, ["tol must be finite and >= 0"]),
-        ({"tol": float("nan")}, ["tol must be finite"]),
+        ({"method": "gradient", "tol": -1.0}, ["tol must be finite and >= 0"]),
+        ({"kernel": "lse", "tol": float("nan")}, ["tol must be finite"]),
         ({"method": "gradient", "lr": np.ones((2, 2))}, ["lr must be a number or a 1-D", "(2, 2)"]),
         ({"method": "gradient", "lr": [0.1, 0.2], "lr_end": 0.0}, ["lr_end applies to a number"]),
         ({"method": "gradient", "lr": []}, ["step size schedule has no values"]),
@@ -263,7 +302,7 @@ Q = np.array([[0.1, 0.0]])
 )
 def test_retrieve_value_errors(kwargs, fragments):
     with pytest.raises(ValueError) as info:
-        denseam.retrieve(M, Q, **kwargs)
+        denseam.retrieve(M, Q, **{"beta": 1.0, **kwargs})
     for fragment in fragments:
         assert fragment in str(info.value), (fragment, str(info.value))
 
@@ -280,15 +319,15 @@ def test_retrieve_value_errors(kwargs, fragments):
 )
 def test_retrieve_shape_errors(memories, queries, fragments):
     with pytest.raises(ValueError) as info:
-        denseam.retrieve(memories, queries)
+        denseam.retrieve(memories, queries, beta=1.0)
     for fragment in fragments:
         assert fragment in str(info.value)
 
 
 def test_wrong_argument_types_are_type_errors():
     with pytest.raises(TypeError):
-        denseam.retrieve(M, Q, method="gradient", lr_end="small")
+        denseam.retrieve(M, Q, beta=1.0, method="gradient", lr_end="small")
     with pytest.raises(TypeError):
-        denseam.retrieve(M, Q, seed=-1)
+        denseam.retrieve(M, Q, beta=1.0, method="gradient", noise=0.1, seed=-1)
     with pytest.raises(TypeError):
-        denseam.retrieve(M, Q, "lsr")  # keyword-only options
+        denseam.retrieve(M, Q, "lsr", beta=1.0)  # keyword-only options

@@ -29,13 +29,14 @@ def test_no_memory_growth_over_repeated_calls(rng):
 
     def one_round():
         denseam.energy_and_grad(memories, queries, kernel="lse", beta=2.0, **one)
-        denseam.energy(memories.astype(np.float32), queries.astype(np.float32), **one)
+        denseam.energy(memories.astype(np.float32), queries.astype(np.float32), beta=1.0, **one)
         mem.grad(queries.tolist(), **one)  # list input: converted each call
         r = mem.retrieve(queries, **one)
         r.support_sets(), r.status_names, r.converged, r.status_counts(), repr(r)
-        denseam.retrieve(memories, queries[:20], kernel="lse", method="gradient", steps=3, **one)
+        denseam.retrieve(memories, queries[:20], kernel="lse", beta=1.0, method="gradient",
+                         steps=3, **one)
         try:
-            denseam.energy(memories, queries[:, :3])
+            denseam.energy(memories, queries[:, :3], beta=1.0)
         except ValueError:
             pass
 

@@ -1,13 +1,21 @@
 // SPDX-License-Identifier: MIT
 // Tests of the .npy reader/writer: round trips, hand-built files of every supported kind, and
 // every error path (exception type and message). Byte buffers are built here, byte by byte.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <pthread.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <bit>
+#include <cerrno>
+#include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +27,9 @@
 
 #include "denseam/error.hpp"
 #include "denseam/npy.hpp"
+#include "expect.hpp"
+#include "io/files.hpp"
+#include "io/format.hpp"
 
 namespace {
 
@@ -86,20 +97,6 @@ void expect_parse_error(const bytes& b, const std::string& fragment) {
         const std::string msg = e.what();
         EXPECT_NE(msg.find(fragment), std::string::npos) << "message: " << msg;
         EXPECT_NE(msg.find("buf.npy"), std::string::npos) << "message: " << msg;
-    } catch (const std::exception& e) {
-        ADD_FAILURE() << "wrong exception type: " << e.what();
-    }
-}
-
-template <class E, class F>
-void expect_throw_msg(F&& f, const std::vector<std::string>& fragments) {
-    try {
-        f();
-        ADD_FAILURE() << "no exception";
-    } catch (const E& e) {
-        const std::string msg = e.what();
-        for (const auto& frag : fragments)
-            EXPECT_NE(msg.find(frag), std::string::npos) << "missing '" << frag << "' in: " << msg;
     } catch (const std::exception& e) {
         ADD_FAILURE() << "wrong exception type: " << e.what();
     }
@@ -217,9 +214,8 @@ TEST(NpyWrite, HeaderIsNumpyStyleAndAligned) {
         EXPECT_EQ((10 + hlen) % 64, 0u);
         EXPECT_EQ(static_cast<char>(b[10 + hlen - 1]), '\n');
         const std::string header(reinterpret_cast<const char*>(b.data()) + 10, hlen);
-        const std::string expected_start =
-            "{'descr': '<f8', 'fortran_order': False, 'shape': " + denseam::format_shape(shape) +
-            ", }";
+        const std::string expected_start = "{'descr': '<f8', 'fortran_order': False, 'shape': " +
+                                           denseam::detail::format_shape(shape) + ", }";
         EXPECT_EQ(header.substr(0, expected_start.size()), expected_start);
         EXPECT_EQ(b.size(), 10 + hlen + v.size() * 8);
         const npy_array a = parse(b);
@@ -266,12 +262,12 @@ TEST(NpyWrite, ShapeMismatchIsInvalidArgument) {
     EXPECT_EQ(d.count_entries(), 0u);
 }
 
-TEST(NpyWrite, MissingDirectoryIsBackendErrorNamingPath) {
+TEST(NpyWrite, MissingDirectoryIsBadInputNamingPath) {
     temp_dir d;
     const std::string path = d.file("no/such/dir/a.npy");
     const std::vector<float> v = {1.0f};
-    expect_throw_msg<denseam::backend_error>([&] { denseam::write_npy(path, v, shape_of({1})); },
-                                             {path, "No such file or directory"});
+    expect_throw_msg<denseam::invalid_argument>([&] { denseam::write_npy(path, v, shape_of({1})); },
+                                                {path, "does not exist"});
     EXPECT_EQ(d.count_entries(), 0u);
 }
 
@@ -279,27 +275,30 @@ TEST(NpyWrite, OntoADirectoryLeavesNoTemporary) {
     temp_dir d;
     fs::create_directory(d.path / "sub");
     const std::vector<float> v = {1.0f};
-    expect_throw_msg<denseam::backend_error>(
-        [&] { denseam::write_npy(d.file("sub"), v, shape_of({1})); }, {d.file("sub")});
+    // A directory is not a regular file: refused as bad input, before anything is written.
+    expect_throw_msg<denseam::invalid_argument>(
+        [&] { denseam::write_npy(d.file("sub"), v, shape_of({1})); },
+        {d.file("sub"), "is a directory", "only regular files"});
     EXPECT_EQ(d.count_entries(), 1u);  // only "sub"
-    expect_throw_msg<denseam::backend_error>(
-        [&] { denseam::write_file_atomic(d.file("sub") + "/", std::string_view("x")); }, {"sub"});
-    expect_throw_msg<denseam::backend_error>(
-        [&] { denseam::write_file_atomic("", std::string_view("x")); }, {"empty"});
+    expect_throw_msg<denseam::invalid_argument>(
+        [&] { denseam::detail::write_file_atomic(d.file("sub") + "/", std::string_view("x")); },
+        {"sub", "names a directory"});
+    expect_throw_msg<denseam::invalid_argument>(
+        [&] { denseam::detail::write_file_atomic("", std::string_view("x")); }, {"empty"});
 }
 
 TEST(NpyWrite, AtomicWriteReplacesAndLeavesNothingElse) {
     temp_dir d;
     const std::string path = d.file("out.json");
-    denseam::write_file_atomic(path, std::string_view("first"));
-    denseam::write_file_atomic(path, std::string_view("second, longer"));
+    denseam::detail::write_file_atomic(path, std::string_view("first"));
+    denseam::detail::write_file_atomic(path, std::string_view("second, longer"));
     const bytes b = read_file(path);
     EXPECT_EQ(std::string(reinterpret_cast<const char*>(b.data()), b.size()), "second, longer");
     EXPECT_EQ(d.count_entries(), 1u);
     // relative path (no directory part) works too
     const fs::path old = fs::current_path();
     fs::current_path(d.path);
-    denseam::write_file_atomic("rel.txt", std::string_view(""));
+    denseam::detail::write_file_atomic("rel.txt", std::string_view(""));
     fs::current_path(old);
     EXPECT_TRUE(fs::exists(d.path / "rel.txt"));
     EXPECT_EQ(fs::file_size(d.path / "rel.txt"), 0u);
@@ -781,6 +780,252 @@ TEST(NpyRead, FromAPipe) {
     EXPECT_EQ(a.f64, v);
 }
 
+// ---- read_npy on streams (pipes, FIFOs, devices) -------------------------------------------
+// A stream is read piece by piece: the preamble, the header it announces, the data the header
+// declares (if it fits in memory), then at most one more byte; never "everything until EOF".
+
+// Writes `b` into the FIFO `path` from another thread, with SIGPIPE blocked there: when the reader
+// stops early, write() fails with EPIPE instead of killing the test. `error` is the errno of the
+// failed write (0: everything was written), `written` how much went in.
+struct fifo_writer {
+    std::thread thread;
+    int error = 0;
+    std::size_t written = 0;
+
+    fifo_writer(const std::string& path, bytes b) {
+        thread = std::thread([this, path, b = std::move(b)] {
+            sigset_t block;
+            sigemptyset(&block);
+            sigaddset(&block, SIGPIPE);
+            pthread_sigmask(SIG_BLOCK, &block, nullptr);
+            const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+            if (fd < 0) {
+                error = errno;
+                return;
+            }
+            while (written < b.size()) {
+                const ssize_t w = ::write(fd, b.data() + written, b.size() - written);
+                if (w < 0) {
+                    if (errno == EINTR) continue;
+                    error = errno;
+                    break;
+                }
+                written += static_cast<std::size_t>(w);
+            }
+            ::close(fd);
+        });
+    }
+    fifo_writer(const fifo_writer&) = delete;
+    fifo_writer& operator=(const fifo_writer&) = delete;
+    ~fifo_writer() { join(); }
+    void join() {
+        if (thread.joinable()) thread.join();
+    }
+};
+
+std::string make_fifo(const temp_dir& d, const std::string& name) {
+    const std::string path = d.file(name);
+    if (::mkfifo(path.c_str(), 0600) != 0) throw std::runtime_error("mkfifo failed");
+    return path;
+}
+
+// read_npy(path) with `b` fed through a FIFO; returns the writer's errno (0, or EPIPE when the
+// reader stopped before taking everything) through `writer_error`.
+npy_array read_through_fifo(const temp_dir& d, const bytes& b, int* writer_error = nullptr) {
+    const std::string path = make_fifo(d, "stream.npy");
+    fifo_writer w(path, b);
+    auto finish = [&] {
+        w.join();
+        if (writer_error != nullptr) *writer_error = w.error;
+    };
+    try {
+        npy_array a = denseam::read_npy(path);
+        finish();
+        return a;
+    } catch (...) {
+        finish();
+        throw;
+    }
+}
+
+// The message of the error read_npy(path) throws, computed in a child process that is killed
+// after `seconds`: a reader that never stops is a failure of the test, not a hang of it.
+std::string read_npy_error_within(const std::string& path, int seconds) {
+    int fds[2];
+    if (::pipe(fds) != 0) return "<pipe failed>";
+    const pid_t pid = ::fork();
+    if (pid < 0) return "<fork failed>";
+    if (pid == 0) {
+        ::close(fds[0]);
+        std::string msg;
+        try {
+            (void)denseam::read_npy(path);
+            msg = "<no exception>";
+        } catch (const denseam::invalid_argument& e) {
+            msg = e.what();
+        } catch (const std::exception& e) {
+            msg = std::string("<wrong exception type> ") + e.what();
+        }
+        const ssize_t w = ::write(fds[1], msg.data(), msg.size());
+        ::_exit(w == static_cast<ssize_t>(msg.size()) ? 0 : 1);
+    }
+    ::close(fds[1]);
+    std::string msg;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    bool timed_out = false;
+    while (true) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        pollfd p{fds[0], POLLIN, 0};
+        const int ready = left.count() > 0 ? ::poll(&p, 1, static_cast<int>(left.count())) : 0;
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready <= 0) {
+            timed_out = true;
+            break;
+        }
+        char buf[4096];
+        const ssize_t r = ::read(fds[0], buf, sizeof buf);
+        if (r <= 0) break;
+        msg.append(buf, static_cast<std::size_t>(r));
+    }
+    ::close(fds[0]);
+    if (timed_out) ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    if (timed_out) return "<still reading after " + std::to_string(seconds) + " s>";
+    return msg;
+}
+
+std::uint64_t physical_memory() {
+    return static_cast<std::uint64_t>(::sysconf(_SC_PHYS_PAGES)) *
+           static_cast<std::uint64_t>(::sysconf(_SC_PAGE_SIZE));
+}
+
+// A size of at least 1 KiB as read_npy words it in messages, e.g. "23.5 GiB".
+std::string memory_text(std::uint64_t n) {
+    const char* units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+    double v = static_cast<double>(n) / 1024.0;
+    std::size_t u = 0;
+    while (v >= 1024.0 && u + 1 < std::size(units)) {
+        v /= 1024.0;
+        ++u;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+    return buf;
+}
+
+TEST(NpyStream, ValidFifosOfEveryVersionReadExactly) {
+    temp_dir d;
+    // larger than the 4 MiB read chunk, format 3.0
+    std::vector<float> v(1300 * 1000);
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i % 4099) - 7.25f;
+    bytes big = denseam::to_npy_bytes(v, shape_of({1300, 1000}));
+    big[6] = std::byte{3};  // the 1.0 and 3.0 preambles differ only in the header length width
+    big.insert(big.begin() + 10, 2, std::byte{0});
+    const npy_array a = read_through_fifo(d, big);
+    EXPECT_EQ(a.shape, shape_of({1300, 1000}));
+    ASSERT_TRUE(a.is_float32);
+    EXPECT_EQ(a.f32, v);
+
+    fs::remove(d.file("stream.npy"));
+    const npy_array b = read_through_fifo(
+        d, make_npy(2, dict(">i2", true, "(2, 3)"), raw<std::int16_t>({1, -4, 2, 5, -3, 6}, true)));
+    EXPECT_EQ(b.shape, shape_of({2, 3}));
+    EXPECT_EQ(b.f64, (std::vector<double>{1, 2, -3, -4, 5, 6}));
+
+    fs::remove(d.file("stream.npy"));
+    const npy_array e = read_through_fifo(d, make_npy(1, dict("<f8", false, "(0, 3)")));
+    EXPECT_EQ(e.shape, shape_of({0, 3}));
+    EXPECT_TRUE(e.f64.empty());
+}
+
+TEST(NpyStream, DevZeroAndDevUrandomAreRefusedAtOnce) {
+    for (const std::string dev : {"/dev/zero", "/dev/urandom"}) {
+        const auto t0 = std::chrono::steady_clock::now();
+        const std::string msg = read_npy_error_within(dev, 10);
+        const double secs =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        EXPECT_EQ(msg, "'" + dev + "' is not a .npy file (it does not start with \\x93NUMPY)");
+        EXPECT_LT(secs, 5.0) << dev;
+    }
+}
+
+TEST(NpyStream, HugeDeclaredShapeIsRefusedBeforeTheData) {
+    temp_dir d;
+    // 10^14 float64 = 800 TB declared, followed by 8 MiB of data: more than a pipe buffers, so the
+    // writer sees EPIPE unless the reader takes it.
+    bytes b = make_npy(1, dict("<f8", false, "(10000000, 10000000)"));
+    b.resize(b.size() + (std::size_t{8} << 20), std::byte{0x3f});
+    int writer_error = 0;
+    expect_throw_msg<denseam::invalid_argument>(
+        [&] { (void)read_through_fifo(d, b, &writer_error); },
+        {"'" + d.file("stream.npy") + "': the header declares shape (10000000, 10000000) of " +
+         "dtype '<f8' = 800000000000000 bytes (727.6 TiB), more than this machine's " +
+         memory_text(physical_memory()) + " of memory"});
+    EXPECT_EQ(writer_error, EPIPE) << "the reader took the data it had refused";
+}
+
+TEST(NpyStream, EarlyEndIsTruncated) {
+    temp_dir d;
+    // 8 MB declared (two read chunks), 5 MB delivered
+    bytes b = make_npy(1, dict("<f8", false, "(1000, 1000)"));
+    b.resize(b.size() + 5000000, std::byte{0});
+    expect_throw_msg<denseam::invalid_argument>(
+        [&] { (void)read_through_fifo(d, b); },
+        {"'" + d.file("stream.npy") + "': data is truncated: expected 8000000 bytes, found " +
+         "5000000 (shape (1000, 1000), dtype '<f8')"});
+    fs::remove(d.file("stream.npy"));
+    // inside the header
+    b = make_npy(1, dict("<f8", false, "(1000, 1000)"));
+    const std::size_t header_len = b.size() - 10;
+    b.resize(30);
+    expect_throw_msg<denseam::invalid_argument>(
+        [&] { (void)read_through_fifo(d, b); },
+        {"malformed header: the header length is " + std::to_string(header_len) +
+         " bytes but only 20 follow"});
+    fs::remove(d.file("stream.npy"));
+    // inside the preamble
+    b.resize(9);
+    expect_throw_msg<denseam::invalid_argument>(
+        [&] { (void)read_through_fifo(d, b); },
+        {"malformed header: the file ends inside the preamble"});
+}
+
+TEST(NpyStream, TrailingBytesAreRefusedAfterReadingOneOfThem) {
+    temp_dir d;
+    bytes b = make_npy(1, dict("<f8", false, "(4, 3)"), raw<double>(std::vector<double>(12, 1.5)));
+    append(b, "junk");
+    const std::string msg = "'" + d.file("stream.npy") +
+                            "': trailing garbage: more bytes after the 96 bytes of data (shape (4, "
+                            "3), dtype '<f8')";
+    expect_throw_msg<denseam::invalid_argument>([&] { (void)read_through_fifo(d, b); }, {msg});
+    fs::remove(d.file("stream.npy"));
+    // an endless tail (8 MiB here, more than a pipe buffers) is not read to its end
+    b.resize(b.size() + (std::size_t{8} << 20), std::byte{0});
+    int writer_error = 0;
+    expect_throw_msg<denseam::invalid_argument>(
+        [&] { (void)read_through_fifo(d, b, &writer_error); }, {msg});
+    EXPECT_EQ(writer_error, EPIPE) << "the reader went on reading past the data";
+}
+
+TEST(NpyRead, SparseFileDeclaringMoreThanMemoryIsRefused) {
+    // A regular file whose bytes do exist (a sparse hole) but do not fit in memory.
+    temp_dir d;
+    const std::string path = d.file("sparse.npy");
+    const std::uint64_t n = physical_memory() + 1;
+    const bytes head = make_npy(1, dict("|u1", false, "(" + std::to_string(n) + ",)"));
+    write_file(path, head);
+    std::error_code ec;
+    fs::resize_file(path, head.size() + n, ec);
+    if (ec) GTEST_SKIP() << "cannot make a sparse file of " << n << " bytes: " << ec.message();
+    expect_throw_msg<denseam::invalid_argument>(
+        [&] { (void)denseam::read_npy(path); },
+        {"'" + path + "': the header declares shape (" + std::to_string(n) +
+         ",) of dtype '|u1' = " + std::to_string(n) + " bytes (" + memory_text(n) +
+         "), more than this machine's " + memory_text(physical_memory()) + " of memory"});
+}
+
 // ---- npy_array accessors --------------------------------------------------------------------
 
 TEST(NpyArray, MatrixViewsCheckShapeAndDtype) {
@@ -814,9 +1059,9 @@ TEST(NpyArray, ToF64) {
 }
 
 TEST(NpyArray, FormatShape) {
-    EXPECT_EQ(denseam::format_shape({}), "()");
-    EXPECT_EQ(denseam::format_shape(shape_of({5})), "(5,)");
-    EXPECT_EQ(denseam::format_shape(shape_of({3, 4})), "(3, 4)");
+    EXPECT_EQ(denseam::detail::format_shape({}), "()");
+    EXPECT_EQ(denseam::detail::format_shape(shape_of({5})), "(5,)");
+    EXPECT_EQ(denseam::detail::format_shape(shape_of({3, 4})), "(3, 4)");
 }
 
 }  // namespace

@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: MIT
+#include "io/format.hpp"
+
+#include <charconv>
+
+namespace denseam::detail {
+
+std::string shortest(double v) {
+    char buf[64];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    std::string s(buf, r.ptr);
+    // Written as a float, like Python's repr: "-1.0", not "-1".
+    if (s.find_first_of(".eEn") == std::string::npos) s += ".0";
+    return s;
+}
+
+std::string format_shape(std::span<const std::int64_t> shape) {
+    std::string s = "(";
+    for (std::size_t i = 0; i < shape.size(); ++i) {
+        if (i > 0) s += ", ";
+        s += std::to_string(shape[i]);
+    }
+    if (shape.size() == 1) s += ",";
+    return s + ")";
+}
+
+}  // namespace denseam::detail

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: MIT
+// Input checks shared by the library's entry points (and the CLI's loaders).
+#pragma once
+
+#include "denseam/kernels.hpp"
+#include "denseam/matrix_view.hpp"
+
+namespace denseam::detail {
+
+/// Throws denseam::invalid_argument unless every entry of `m` is finite; `what` names the array
+/// in the message (e.g. "queries"), which also gives the first offending (row, col).
+template <class T>
+void check_finite(matrix_view<const T> m, const char* what);
+
+/// Throws unless memories is non-empty, dims agree and both are finite.
+template <class T>
+void check_memories_queries(matrix_view<const T> memories, matrix_view<const T> queries);
+
+/// Throws denseam::invalid_argument when the energy of these inputs cannot be computed in T
+/// without overflow: squared distances (up to 4 d max|x|^2), the exponent (beta/2) |x - xi|^2 of
+/// the Gaussian kernel, or the poly kernel's (beta x.xi)^n would exceed T's range, or beta itself
+/// does. The message states the limit and how to rescale; it never blames a file for our range.
+template <class T>
+void check_energy_range(matrix_view<const T> memories,
+                        matrix_view<const T> queries,
+                        const energy_params& params);
+
+}  // namespace denseam::detail
