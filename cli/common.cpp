@@ -12,8 +12,8 @@
 #include <sstream>
 
 #include "denseam/energy.hpp"
+#include "engine/validate.hpp"
 #include "io/format.hpp"
-#include "validate.hpp"
 
 namespace denseam::cli {
 

@@ -14,7 +14,7 @@
 #include "bindings.hpp"
 #include "denseam/energy.hpp"
 #include "denseam/retrieval.hpp"
-#include "validate.hpp"
+#include "engine/validate.hpp"
 
 namespace denseam::python {
 

@@ -6,10 +6,10 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "cpu/resources.hpp"
 #include "denseam/energy.hpp"
 #include "denseam/error.hpp"
 #include "denseam/experiments.hpp"
+#include "engine/resources.hpp"
 #include "io/format.hpp"
 
 namespace denseam {

@@ -6,10 +6,10 @@
 #include <numeric>
 #include <tuple>
 
-#include "cpu/resources.hpp"
 #include "denseam/energy.hpp"
 #include "denseam/error.hpp"
 #include "denseam/experiments.hpp"
+#include "engine/resources.hpp"
 
 namespace denseam {
 

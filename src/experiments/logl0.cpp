@@ -8,30 +8,16 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "cpu/resources.hpp"
 #include "denseam/error.hpp"
 #include "denseam/experiments.hpp"
 #include "denseam/retrieval.hpp"
+#include "engine/distance.hpp"
+#include "engine/resources.hpp"
+#include "engine/rng.hpp"
 
 namespace denseam {
 
 namespace {
-
-std::uint64_t splitmix64(std::uint64_t x) noexcept {
-    x += 0x9E3779B97F4A7C15ULL;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-    return x ^ (x >> 31);
-}
-
-double squared_distance(const double* a, const double* b, std::int64_t d) noexcept {
-    double s = 0.0;
-    for (std::int64_t j = 0; j < d; ++j) {
-        const double t = a[j] - b[j];
-        s += t * t;
-    }
-    return s;
-}
 
 // Number of distinct rows (exact equality) of the n x d rows listed in `rows`.
 std::int64_t count_distinct_rows(const std::vector<std::vector<double>>& rows) {
@@ -80,10 +66,10 @@ void check_options(const logl0_options& o,
 }  // namespace
 
 std::uint64_t logl0_pattern_seed(std::uint64_t seed) noexcept {
-    return splitmix64(seed + 1);
+    return detail::splitmix64(seed + 1);
 }
 std::uint64_t logl0_query_seed(std::uint64_t seed) noexcept {
-    return splitmix64(seed + 2);
+    return detail::splitmix64(seed + 2);
 }
 
 std::string_view logl0_precision_name(kernel_kind energy, gradient_precision p) noexcept {
@@ -184,7 +170,7 @@ std::vector<logl0_row> run_logl0(matrix_view<const double> patterns,
                 for (std::int64_t i = 0; i < m; ++i) {
                     const double* x = &fp.states[static_cast<std::size_t>(i * d)];
                     if (fp.status[static_cast<std::size_t>(i)] == retrieval_status::converged &&
-                        std::sqrt(squared_distance(x, &patterns(i, 0), d)) <= o.recover_distance)
+                        std::sqrt(detail::sq_dist(x, &patterns(i, 0), d)) <= o.recover_distance)
                         ++sound;
                 }
                 r.og_mems_recoverable_sound = sound;
@@ -196,7 +182,7 @@ std::vector<logl0_row> run_logl0(matrix_view<const double> patterns,
                     bool alone = true;
                     for (std::int64_t j = 0; j < m && alone; ++j) {
                         if (j == i) continue;
-                        const double q = squared_distance(&patterns(i, 0), &patterns(j, 0), d);
+                        const double q = detail::sq_dist(&patterns(i, 0), &patterns(j, 0), d);
                         if (q > 0.0 && beta * q < 2.0) alone = false;
                     }
                     if (alone) ++rec;
@@ -261,8 +247,7 @@ std::vector<logl0_row> run_logl0(matrix_view<const double> patterns,
             double best = std::numeric_limits<double>::infinity();
             for (std::int64_t c = 0; c < m; ++c)
                 best = std::min(
-                    best,
-                    squared_distance(&x[static_cast<std::size_t>(a * d)], &patterns(c, 0), d));
+                    best, detail::sq_dist(&x[static_cast<std::size_t>(a * d)], &patterns(c, 0), d));
             best = std::sqrt(best);
             nov_sum += best;
             novel[static_cast<std::size_t>(a)] = best > o.novelty_threshold ? 1 : 0;
@@ -307,7 +292,7 @@ std::vector<logl0_row> run_logl0(matrix_view<const double> patterns,
                 const double* p = &x[static_cast<std::size_t>(a * d)];
                 bool seen = false;
                 for (std::int64_t b : reps)
-                    if (squared_distance(p, &x[static_cast<std::size_t>(b * d)], d) <= t2) {
+                    if (detail::sq_dist(p, &x[static_cast<std::size_t>(b * d)], d) <= t2) {
                         seen = true;
                         break;
                     }

@@ -26,8 +26,8 @@
 #include <system_error>
 #include <utility>
 
-#include "cpu/resources.hpp"
 #include "denseam/error.hpp"
+#include "engine/resources.hpp"
 #include "io/files.hpp"
 #include "io/format.hpp"
 

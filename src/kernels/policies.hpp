@@ -320,6 +320,12 @@ inline row_energy assemble_row(double shift, double z, double beta, double eps, 
     return {-log_z / beta, empty ? 0.0 : std::exp(-shift - log_z)};
 }
 
+/// The log energy from its sum: E = -(1/beta) log z for z = eps + sum_mu F > 0, +inf for z = 0
+/// (outside every support with eps = 0). "+ 0.0": E = 0 is written 0, never -0.
+inline double log_energy(double z, double beta) {
+    return z > 0.0 ? -std::log(z) / beta + 0.0 : INFINITY;
+}
+
 /// Only the gradient scale of assemble_row (no logarithm in the common case Q = log, eps = 0,
 /// where it is exactly 1/z).
 inline double assemble_scale(double shift, double z, double beta, double eps, bool log_q) {

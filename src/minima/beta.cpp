@@ -9,6 +9,8 @@
 #include <string>
 
 #include "denseam/error.hpp"
+#include "engine/distance.hpp"
+#include "engine/rng.hpp"
 #include "io/format.hpp"
 #include "minima/lsr_common.hpp"
 
@@ -19,15 +21,6 @@ namespace {
 void check_patterns(matrix_view<const double> p) {
     // Validates shape and finiteness (the deduplicated set itself is not needed here).
     (void)minima_detail::make_pattern_set(p);
-}
-
-double dist2(matrix_view<const double> p, std::int64_t a, std::int64_t b) {
-    double s = 0.0;
-    for (std::int64_t j = 0; j < p.cols; ++j) {
-        const double t = p(a, j) - p(b, j);
-        s += t * t;
-    }
-    return s;
 }
 
 struct closest_pair {
@@ -43,7 +36,7 @@ closest_pair find_closest(matrix_view<const double> p, const exec_options& exec)
     for (std::int64_t i = 0; i < m; ++i) {
         closest_pair c;
         for (std::int64_t j = i + 1; j < m; ++j) {
-            const double v = dist2(p, i, j);
+            const double v = detail::sq_dist(p.row(i), p.row(j), p.cols);
             if (v > 0.0 && v < c.d2) c = {v, i, j};
         }
         per_row[i] = c;
@@ -61,17 +54,6 @@ void check_betas(std::span<const double> betas) {
     for (double b : betas)
         if (!std::isfinite(b) || !(b > 0.0))
             throw invalid_argument("beta must be finite and > 0 (got " + detail::shortest(b) + ")");
-}
-
-// Counter-based uniform in [0, 1): sample values depend only on (seed, index).
-inline std::uint64_t splitmix64(std::uint64_t x) {
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-inline double uniform01(std::uint64_t seed, std::uint64_t index) {
-    return static_cast<double>(splitmix64(splitmix64(seed) ^ index) >> 11) * 0x1.0p-53;
 }
 
 }  // namespace
@@ -120,7 +102,8 @@ choose_beta_result choose_beta(matrix_view<const double> patterns, double target
         std::vector<double> all;
         all.reserve(static_cast<std::size_t>(n_pairs));
         for (std::int64_t i = 0; i < m; ++i)
-            for (std::int64_t j = i + 1; j < m; ++j) all.push_back(dist2(patterns, i, j));
+            for (std::int64_t j = i + 1; j < m; ++j)
+                all.push_back(detail::sq_dist(patterns.row(i), patterns.row(j), patterns.cols));
         std::nth_element(all.begin(), all.begin() + (c - 1), all.end());
         crit2 = all[c - 1];
     } else {
@@ -131,7 +114,7 @@ choose_beta_result choose_beta(matrix_view<const double> patterns, double target
         std::priority_queue<double, std::vector<double>, std::greater<>> large;  // min-heap
         for (std::int64_t i = 0; i < m; ++i)
             for (std::int64_t j = i + 1; j < m; ++j) {
-                const double v = dist2(patterns, i, j);
+                const double v = detail::sq_dist(patterns.row(i), patterns.row(j), patterns.cols);
                 if (!from_top) {
                     if (static_cast<std::int64_t>(small.size()) < keep)
                         small.push(v);
@@ -154,7 +137,7 @@ choose_beta_result choose_beta(matrix_view<const double> patterns, double target
     std::int64_t below = 0;  // pairs with D^2 <= crit2
     for (std::int64_t i = 0; i < m; ++i)
         for (std::int64_t j = i + 1; j < m; ++j) {
-            const double v = dist2(patterns, i, j);
+            const double v = detail::sq_dist(patterns.row(i), patterns.row(j), patterns.cols);
             if (v > crit2)
                 next2 = std::min(next2, v);
             else
@@ -266,9 +249,9 @@ coverage_result support_coverage(matrix_view<const double> patterns,
 #pragma omp for schedule(static)
         for (std::int64_t i = 0; i < n; ++i) {
             for (std::int64_t j = 0; j < d; ++j)
-                s[j] =
-                    res.lo[j] + (res.hi[j] - res.lo[j]) *
-                                    uniform01(options.seed, static_cast<std::uint64_t>(i * d + j));
+                s[j] = res.lo[j] + (res.hi[j] - res.lo[j]) *
+                                       detail::counter_uniform(
+                                           options.seed, static_cast<std::uint64_t>(i * d + j));
             double best = std::numeric_limits<double>::infinity();
             for (std::int64_t mu = 0; mu < m; ++mu) {
                 const double* xm = patterns.row(mu);

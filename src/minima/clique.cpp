@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "denseam/error.hpp"
+#include "engine/distance.hpp"
 #include "minima/lsr_common.hpp"
 
 namespace denseam::minima_detail {
@@ -26,15 +27,6 @@ namespace {
 constexpr double edge_slack = 1e-9;
 
 // ---- interaction graph ------------------------------------------------------------------
-
-double dist2(const double* a, const double* b, std::int64_t d) {
-    double s = 0.0;
-    for (std::int64_t j = 0; j < d; ++j) {
-        const double t = a[j] - b[j];
-        s += t * t;
-    }
-    return s;
-}
 
 struct kd_adaptor {
     const pattern_set& ps;
@@ -93,7 +85,7 @@ std::vector<std::vector<std::int32_t>> interaction_graph(const pattern_set& ps,
             std::sort(cand.begin(), cand.end());
             auto& row = adj[i];
             for (std::int32_t j : cand)
-                if (j != i && dist2(ps.row(i), ps.row(j), d) < thr) row.push_back(j);
+                if (j != i && detail::sq_dist(ps.row(i), ps.row(j), d) < thr) row.push_back(j);
         }
     } else {
         // Full rows (not half): each row is computed independently, and (a-b)^2 = (b-a)^2
@@ -103,7 +95,7 @@ std::vector<std::vector<std::int32_t>> interaction_graph(const pattern_set& ps,
             auto& row = adj[i];
             const double* xi = ps.row(i);
             for (std::int64_t j = 0; j < n; ++j)
-                if (j != i && dist2(xi, ps.row(j), d) < thr)
+                if (j != i && detail::sq_dist(xi, ps.row(j), d) < thr)
                     row.push_back(static_cast<std::int32_t>(j));
         }
     }

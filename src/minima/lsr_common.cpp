@@ -8,6 +8,7 @@
 #include <string>
 
 #include "denseam/error.hpp"
+#include "engine/distance.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -102,14 +103,6 @@ void centroid(const pattern_set& ps, std::span<const std::int64_t> subset, doubl
     for (std::int64_t j = 0; j < d; ++j) c[j] /= k;
 }
 
-double dist2(const double* a, const double* b, std::int64_t d) {
-    double s = 0.0;
-    for (std::int64_t j = 0; j < d; ++j) {
-        const double t = a[j] - b[j];
-        s += t * t;
-    }
-    return s;
-}
 }  // namespace
 
 void direct_interval(const pattern_set& ps,
@@ -122,7 +115,7 @@ void direct_interval(const pattern_set& ps,
     b = std::numeric_limits<double>::infinity();
     std::size_t p = 0;
     for (std::int64_t nu = 0; nu < ps.n; ++nu) {
-        const double v = dist2(c.data(), ps.row(nu), ps.dim);
+        const double v = detail::sq_dist(c.data(), ps.row(nu), ps.dim);
         if (p < subset.size() && subset[p] == nu) {
             a = std::max(a, v);
             ++p;

@@ -12,6 +12,7 @@
 #include "denseam/error.hpp"
 #include "denseam/minima.hpp"
 #include "io/format.hpp"
+#include "kernels/policies.hpp"
 #include "minima/lsr_common.hpp"
 
 namespace denseam {
@@ -163,7 +164,7 @@ minimum make_minimum(const pattern_set& ps,
     m.novel = !m.stored && m.nearest_distance >= opt.novelty_threshold;
     const double z = eps + zsum;
     m.hessian_scale = k / z;
-    m.energy = -std::log(z) / beta + 0.0;  // + 0.0: E = 0 prints as 0, not -0
+    m.energy = detail::log_energy(z, beta);
     if (opt.basin_radius) {
         double dmax2 = 0.0, bmin = inf;
         std::size_t p = 0;

@@ -77,7 +77,7 @@ class kernel_sum {
         }
         const double z = p_.eps + s * std::exp(-shift);
         if (!log_q) return -z + 0.0;
-        return z > 0.0 ? -std::log(z) / beta_ + 0.0 : inf;  // + 0.0: no -0
+        return detail::log_energy(z, beta_);
     }
 
     // Z - eps (unshifted), for comparisons of flat levels.

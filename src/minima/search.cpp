@@ -9,7 +9,7 @@
 
 #include "denseam/error.hpp"
 #include "denseam/minima_search.hpp"
-#include "validate.hpp"
+#include "engine/validate.hpp"
 
 namespace denseam {
 

@@ -1,15 +1,14 @@
 // SPDX-License-Identifier: MIT
 // Public entry points of include/denseam/retrieval.hpp: validation and dispatch.
-#include "denseam/retrieval.hpp"
-
 #include <cmath>
 #include <numbers>
 #include <string>
 
-#include "cpu/retrieval_cpu.hpp"
 #include "denseam/error.hpp"
+#include "denseam/retrieval.hpp"
+#include "engine/validate.hpp"
 #include "io/format.hpp"
-#include "validate.hpp"
+#include "retrieval/retrieval_cpu.hpp"
 
 namespace denseam {
 

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "denseam/error.hpp"
+#include "engine/rng.hpp"
 
 namespace denseam {
 
@@ -20,33 +21,6 @@ namespace {
 
 using json = nlohmann::json;
 using matrix_rm = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-
-// 53 random bits -> [0, 1), the same on every standard library.
-double unit_double(std::mt19937_64& rng) {
-    return static_cast<double>(rng() >> 11) * 0x1.0p-53;
-}
-
-// Box-Muller on our own uniforms: std::normal_distribution is not specified bit for bit.
-struct normal_source {
-    std::mt19937_64 rng;
-    double spare = 0.0;
-    bool has_spare = false;
-
-    explicit normal_source(std::uint64_t seed) : rng(seed) {}
-    double operator()() {
-        if (has_spare) {
-            has_spare = false;
-            return spare;
-        }
-        const double u1 = 1.0 - unit_double(rng);  // (0, 1]: log is finite
-        const double u2 = unit_double(rng);
-        const double r = std::sqrt(-2.0 * std::log(u1));
-        const double a = 2.0 * std::numbers::pi * u2;
-        spare = r * std::sin(a);
-        has_spare = true;
-        return r * std::cos(a);
-    }
-};
 
 covariance_kind parse_kind(const std::string& s) {
     if (s == "isotropic") return covariance_kind::isotropic;
@@ -196,7 +170,7 @@ gaussian_mixture gaussian_mixture::random(std::int64_t k,
     g.weights.assign(static_cast<std::size_t>(k), 1.0 / static_cast<double>(k));
     g.means.resize(static_cast<std::size_t>(k * dim));
     std::mt19937_64 rng(seed);
-    for (double& v : g.means) v = unit_double(rng);
+    for (double& v : g.means) v = detail::unit_double(rng);
     g.covariances.assign(static_cast<std::size_t>(k), sigma * sigma);
     g.validate();  // sigma^2 can underflow to 0 or overflow
     return g;
@@ -266,7 +240,8 @@ std::vector<double> gaussian_mixture::sample(std::int64_t n,
     const component_cache c = prepare(*this);
     const auto un = static_cast<std::size_t>(n);
     const auto d = static_cast<std::size_t>(dim);
-    normal_source normal(seed);
+    std::mt19937_64 rng(seed);
+    detail::normal_stream normal(rng);
 
     // Categorical labels by inverse CDF over the cumulative weights (a weight-0 component
     // is never chosen: its interval is empty).
@@ -275,7 +250,7 @@ std::vector<double> gaussian_mixture::sample(std::int64_t n,
     for (std::size_t i = 0; i < cum.size(); ++i) cum[i] = (acc += weights[i]);
     std::vector<std::int64_t> lab(un);
     for (auto& l : lab) {
-        const double u = unit_double(normal.rng) * acc;
+        const double u = detail::unit_double(rng) * acc;
         auto it = std::upper_bound(cum.begin(), cum.end(), u);
         auto i = static_cast<std::size_t>(it - cum.begin());
         if (i >= cum.size()) i = cum.size() - 1;

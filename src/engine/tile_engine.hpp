@@ -16,9 +16,10 @@
 #include <span>
 #include <vector>
 
-#include "cpu/gemm.hpp"
-#include "cpu/parallel.hpp"
 #include "denseam/energy.hpp"
+#include "engine/distance.hpp"
+#include "engine/gemm.hpp"
+#include "engine/parallel.hpp"
 #include "kernels/policies.hpp"
 
 namespace denseam::detail {
@@ -35,18 +36,6 @@ struct tile_sizes {
     static constexpr std::int64_t memory_tile = DENSEAM_TUNE_MT;  ///< MT memories per GEMM tile
     static constexpr std::int64_t memory_chunk = 8192;  ///< MC memories per item (multiple of MT)
 };
-
-/// Squared distance in double, straight from the rows: used to decide pairs whose GEMM-derived
-/// distance is too close to the support boundary to trust.
-template <class T>
-inline double exact_sq_dist(const T* a, const T* b, std::int64_t dim) {
-    double s = 0.0;
-    for (std::int64_t k = 0; k < dim; ++k) {
-        const double d = static_cast<double>(a[k]) - static_cast<double>(b[k]);
-        s += d * d;
-    }
-    return s;
-}
 
 template <class T>
 inline double sq_norm(const T* a, std::int64_t dim) {
@@ -171,8 +160,7 @@ void energy_tiles(matrix_view<const T> mem,
                                 const double q = row[j];
                                 if (std::abs(q - 1.0) <= band * (static_cast<double>(qn) + mn[j])) {
                                     const double qe =
-                                        0.5 * beta *
-                                        exact_sq_dist(qry.row(r0 + i), mem.row(t0 + j), dim);
+                                        0.5 * beta * sq_dist(qry.row(r0 + i), mem.row(t0 + j), dim);
                                     // Keep the exact side of the boundary after rounding to T.
                                     T qt = static_cast<T>(qe);
                                     if (qe < 1.0 && !(qt < T(1))) qt = std::nextafter(T(1), T(0));

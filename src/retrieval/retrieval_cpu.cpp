@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Retrieval on the CPU: exact LSR support-set iteration (paper Algorithm 1 with the strict
 // boundary rule), mean-shift for the other distance kernels, and gradient descent.
-#include "cpu/retrieval_cpu.hpp"
+#include "retrieval/retrieval_cpu.hpp"
 
 #include <algorithm>
 #include <array>
@@ -11,8 +11,10 @@
 #include <type_traits>
 #include <vector>
 
-#include "cpu/parallel.hpp"
-#include "cpu/tile_engine.hpp"
+#include "engine/distance.hpp"
+#include "engine/parallel.hpp"
+#include "engine/rng.hpp"
+#include "engine/tile_engine.hpp"
 #include "kernels/policies.hpp"
 
 namespace denseam::detail {
@@ -29,16 +31,6 @@ retrieve_result<T> make_result(std::int64_t n, std::int64_t dim) {
     r.status.assign(static_cast<std::size_t>(n), retrieval_status::max_steps);
     r.steps.assign(static_cast<std::size_t>(n), 0);
     return r;
-}
-
-template <class T>
-double sq_dist(const double* x, const T* xi, std::int64_t dim) {
-    double s = 0.0;
-    for (std::int64_t k = 0; k < dim; ++k) {
-        const double d = x[k] - static_cast<double>(xi[k]);
-        s += d * d;
-    }
-    return s;
 }
 
 // The strict LSR active set of x, S = {mu : (beta/2) ||x - xi_mu||^2 < 1} decided in double
@@ -111,23 +103,7 @@ void final_energies(matrix_view<const T> mem,
             e[static_cast<std::size_t>(a)];
 }
 
-std::uint64_t splitmix(std::uint64_t z) {
-    z += 0x9e3779b97f4a7c15ULL;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 }  // namespace
-
-double counter_normal(std::uint64_t seed, std::uint64_t a, std::uint64_t b, std::uint64_t c) {
-    const std::uint64_t h1 = splitmix(splitmix(splitmix(seed ^ 0x5eedULL) ^ a) ^ b);
-    const std::uint64_t u1bits = splitmix(h1 ^ (2 * c));
-    const std::uint64_t u2bits = splitmix(h1 ^ (2 * c + 1));
-    const double u1 = (static_cast<double>(u1bits >> 11) + 0.5) * 0x1.0p-53;  // (0, 1)
-    const double u2 = static_cast<double>(u2bits >> 11) * 0x1.0p-53;
-    return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
-}
 
 template <class T>
 retrieve_result<T> lsr_fixed_point(matrix_view<const T> mem,
@@ -207,8 +183,7 @@ retrieve_result<T> lsr_fixed_point(matrix_view<const T> mem,
             for (std::int64_t k = 0; k < dim; ++k)
                 res.states[static_cast<std::size_t>(i * dim + k)] =
                     static_cast<T>(x[static_cast<std::size_t>(k)]);
-            res.energy[si] = static_cast<T>(z > 0.0 ? -std::log(z) / prm.beta
-                                                    : std::numeric_limits<double>::infinity());
+            res.energy[si] = static_cast<T>(log_energy(z, prm.beta));
             res.status[si] = status;
             res.steps[si] = iter;
             supports[si] = set;

@@ -7,10 +7,10 @@
 #include <limits>
 #include <string>
 
-#include "cpu/tile_engine.hpp"
 #include "denseam/error.hpp"
+#include "engine/tile_engine.hpp"
+#include "engine/validate.hpp"
 #include "io/format.hpp"
-#include "validate.hpp"
 
 namespace denseam {
 

@@ -25,8 +25,4 @@ retrieve_result<T> gradient_descent(matrix_view<const T> memories,
                                     const retrieve_options& options,
                                     const exec_options& exec);
 
-/// A standard normal draw that depends only on (seed, a, b, c): counter-based, so noise does not
-/// depend on batching or threads.
-double counter_normal(std::uint64_t seed, std::uint64_t a, std::uint64_t b, std::uint64_t c);
-
 }  // namespace denseam::detail

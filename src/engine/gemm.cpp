@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "cpu/gemm.hpp"
+#include "engine/gemm.hpp"
 
 #include <cblas.h>
 

@@ -10,6 +10,7 @@
 
 #include "denseam/error.hpp"
 #include "denseam/gmm.hpp"
+#include "engine/rng.hpp"
 
 namespace denseam {
 
@@ -19,51 +20,21 @@ namespace {
 constexpr double shell_lo = 0.98;
 constexpr double shell_hi = 0.9999;
 
-double unit_double(std::mt19937_64& rng) {
-    return static_cast<double>(rng() >> 11) * 0x1.0p-53;
-}
-
-std::uint64_t splitmix64(std::uint64_t x) {
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
 // One independent stream per center, a function of (seed, m) only.
 std::uint64_t center_seed(std::uint64_t seed, std::int64_t m) {
-    return splitmix64(splitmix64(seed) ^ splitmix64(static_cast<std::uint64_t>(m) + 1));
+    return detail::splitmix64(detail::splitmix64(seed) ^
+                              detail::splitmix64(static_cast<std::uint64_t>(m) + 1));
 }
-
-// Standard normal by Box-Muller on our own uniforms (bit-reproducible across libraries).
-struct normal_source {
-    std::mt19937_64& rng;
-    double spare = 0.0;
-    bool has_spare = false;
-    double operator()() {
-        if (has_spare) {
-            has_spare = false;
-            return spare;
-        }
-        const double u1 = 1.0 - unit_double(rng);  // (0, 1]
-        const double u2 = unit_double(rng);
-        const double r = std::sqrt(-2.0 * std::log(u1));
-        const double a = 2.0 * std::numbers::pi * u2;
-        spare = r * std::sin(a);
-        has_spare = true;
-        return r * std::cos(a);
-    }
-};
 
 // Unit vector into dir. Correct: a normalised standard Gaussian (uniform on the sphere).
 // Reference: a uniform point of [-1, 1]^d normalised (biased toward the cube's diagonals).
 // A zero vector (probability ~0) is redrawn.
 void draw_direction(std::span<double> dir, bool reference, std::mt19937_64& rng) {
-    normal_source normal{rng};
+    detail::normal_stream normal(rng);
     for (;;) {
         double s = 0.0;
         for (double& v : dir) {
-            v = reference ? 2.0 * unit_double(rng) - 1.0 : normal();
+            v = reference ? 2.0 * detail::unit_double(rng) - 1.0 : normal();
             s += v * v;
         }
         if (s > 0.0 && std::isfinite(s)) {
@@ -171,7 +142,7 @@ std::vector<double> sample_around(matrix_view<const double> centers,
         for (std::size_t s = 0; s < n; ++s) {
             draw_direction(dir, reference, rng);
             const double r =
-                radius * radius_fraction(kind, unit_double(rng), static_cast<double>(d));
+                radius * radius_fraction(kind, detail::unit_double(rng), static_cast<double>(d));
             double* row = out.data() + (static_cast<std::size_t>(m) * n + s) * d;
             for (std::size_t j = 0; j < d; ++j) row[j] = c[j] + r * dir[j];
         }

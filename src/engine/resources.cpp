@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "cpu/resources.hpp"
+#include "engine/resources.hpp"
 
 #include <unistd.h>
 

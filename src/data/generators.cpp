@@ -6,19 +6,12 @@
 
 #include "denseam/error.hpp"
 #include "denseam/experiments.hpp"
+#include "engine/rng.hpp"
 #include "io/jsonl.hpp"
 
 namespace denseam {
 
-namespace {
-
-// 53 random bits -> [0, 1): the same on every standard library (std::uniform_real_distribution
-// and std::generate_canonical are not specified bit for bit).
-double unit_double(std::mt19937_64& rng) {
-    return static_cast<double>(rng() >> 11) * 0x1.0p-53;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 std::string_view to_string(lmin0_generator g) noexcept {
     return g == lmin0_generator::reference ? "reference" : "uniform";
@@ -41,7 +34,7 @@ std::vector<double> generate_patterns(lmin0_generator g,
     std::mt19937_64 rng(seed);
     const std::int64_t draws = g == lmin0_generator::reference ? 3 * n_patterns : n_patterns;
     std::vector<double> x(static_cast<std::size_t>(draws * dim));
-    for (double& v : x) v = unit_double(rng);
+    for (double& v : x) v = detail::unit_double(rng);
     if (g == lmin0_generator::uniform) return x;
 
     // The reference: unique rows of the 3M draws (np.unique(axis=0) sorts them

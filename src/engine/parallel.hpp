@@ -10,9 +10,9 @@
 #include <optional>
 #include <type_traits>
 
-#include "cpu/gemm.hpp"
 #include "denseam/error.hpp"
 #include "denseam/exec.hpp"
+#include "engine/gemm.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
