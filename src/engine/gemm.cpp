@@ -3,6 +3,8 @@
 
 #include <cblas.h>
 
+#include <type_traits>
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -43,113 +45,58 @@ blas_single_thread_scope::~blas_single_thread_scope() {
 #endif
 }
 
-void gemm_nt(std::int64_t m,
-             std::int64_t n,
-             std::int64_t k,
-             float alpha,
-             const float* a,
-             std::int64_t lda,
-             const float* b,
-             std::int64_t ldb,
-             float beta,
-             float* c,
-             std::int64_t ldc) {
+template <class T>
+void gemm(gemm_op op_b,
+          std::int64_t m,
+          std::int64_t n,
+          std::int64_t k,
+          T alpha,
+          const T* a,
+          std::int64_t lda,
+          const T* b,
+          std::int64_t ldb,
+          T beta,
+          T* c,
+          std::int64_t ldc) {
     blas_init_once();
-    cblas_sgemm(CblasRowMajor,
-                CblasNoTrans,
-                CblasTrans,
-                to_blas(m),
-                to_blas(n),
-                to_blas(k),
-                alpha,
-                a,
-                to_blas(lda),
-                b,
-                to_blas(ldb),
-                beta,
-                c,
-                to_blas(ldc));
+    const auto tb = op_b == gemm_op::transposed ? CblasTrans : CblasNoTrans;
+    constexpr auto call = [] {
+        if constexpr (std::is_same_v<T, float>)
+            return cblas_sgemm;
+        else
+            return cblas_dgemm;
+    }();
+    call(CblasRowMajor,
+         CblasNoTrans,
+         tb,
+         to_blas(m),
+         to_blas(n),
+         to_blas(k),
+         alpha,
+         a,
+         to_blas(lda),
+         b,
+         to_blas(ldb),
+         beta,
+         c,
+         to_blas(ldc));
 }
-void gemm_nt(std::int64_t m,
-             std::int64_t n,
-             std::int64_t k,
-             double alpha,
-             const double* a,
-             std::int64_t lda,
-             const double* b,
-             std::int64_t ldb,
-             double beta,
-             double* c,
-             std::int64_t ldc) {
-    blas_init_once();
-    cblas_dgemm(CblasRowMajor,
-                CblasNoTrans,
-                CblasTrans,
-                to_blas(m),
-                to_blas(n),
-                to_blas(k),
-                alpha,
-                a,
-                to_blas(lda),
-                b,
-                to_blas(ldb),
-                beta,
-                c,
-                to_blas(ldc));
-}
-void gemm_nn(std::int64_t m,
-             std::int64_t n,
-             std::int64_t k,
-             float alpha,
-             const float* a,
-             std::int64_t lda,
-             const float* b,
-             std::int64_t ldb,
-             float beta,
-             float* c,
-             std::int64_t ldc) {
-    blas_init_once();
-    cblas_sgemm(CblasRowMajor,
-                CblasNoTrans,
-                CblasNoTrans,
-                to_blas(m),
-                to_blas(n),
-                to_blas(k),
-                alpha,
-                a,
-                to_blas(lda),
-                b,
-                to_blas(ldb),
-                beta,
-                c,
-                to_blas(ldc));
-}
-void gemm_nn(std::int64_t m,
-             std::int64_t n,
-             std::int64_t k,
-             double alpha,
-             const double* a,
-             std::int64_t lda,
-             const double* b,
-             std::int64_t ldb,
-             double beta,
-             double* c,
-             std::int64_t ldc) {
-    blas_init_once();
-    cblas_dgemm(CblasRowMajor,
-                CblasNoTrans,
-                CblasNoTrans,
-                to_blas(m),
-                to_blas(n),
-                to_blas(k),
-                alpha,
-                a,
-                to_blas(lda),
-                b,
-                to_blas(ldb),
-                beta,
-                c,
-                to_blas(ldc));
-}
+
+#define DENSEAM_INSTANTIATE(T)       \
+    template void gemm(gemm_op,      \
+                       std::int64_t, \
+                       std::int64_t, \
+                       std::int64_t, \
+                       T,            \
+                       const T*,     \
+                       std::int64_t, \
+                       const T*,     \
+                       std::int64_t, \
+                       T,            \
+                       T*,           \
+                       std::int64_t);
+DENSEAM_INSTANTIATE(float)
+DENSEAM_INSTANTIATE(double)
+#undef DENSEAM_INSTANTIATE
 
 }  // namespace denseam::detail

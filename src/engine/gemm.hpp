@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Thin typed wrappers over CBLAS GEMM for row-major operands.
+// A thin typed wrapper over CBLAS GEMM for row-major operands, and the BLAS thread control.
 #pragma once
 
 #include <cstdint>
@@ -29,51 +29,24 @@ class blas_single_thread_scope {
     int omp_threads_;
 };
 
-/// C (m x n, ldc) = alpha * A (m x k, lda) * B^T (B is n x k, ldb) + beta * C.
-void gemm_nt(std::int64_t m,
-             std::int64_t n,
-             std::int64_t k,
-             float alpha,
-             const float* a,
-             std::int64_t lda,
-             const float* b,
-             std::int64_t ldb,
-             float beta,
-             float* c,
-             std::int64_t ldc);
-void gemm_nt(std::int64_t m,
-             std::int64_t n,
-             std::int64_t k,
-             double alpha,
-             const double* a,
-             std::int64_t lda,
-             const double* b,
-             std::int64_t ldb,
-             double beta,
-             double* c,
-             std::int64_t ldc);
-/// C (m x n, ldc) = alpha * A (m x k, lda) * B (k x n, ldb) + beta * C.
-void gemm_nn(std::int64_t m,
-             std::int64_t n,
-             std::int64_t k,
-             float alpha,
-             const float* a,
-             std::int64_t lda,
-             const float* b,
-             std::int64_t ldb,
-             float beta,
-             float* c,
-             std::int64_t ldc);
-void gemm_nn(std::int64_t m,
-             std::int64_t n,
-             std::int64_t k,
-             double alpha,
-             const double* a,
-             std::int64_t lda,
-             const double* b,
-             std::int64_t ldb,
-             double beta,
-             double* c,
-             std::int64_t ldc);
+/// What gemm does with its B operand.
+enum class gemm_op { plain, transposed };
+
+/// C (m x n, ldc) = alpha * A (m x k, lda) * op(B) + beta * C, all row-major, with op(B) = B
+/// (k x n, ldb) for gemm_op::plain and B^T (B is n x k, ldb) for gemm_op::transposed. T is float
+/// (cblas_sgemm) or double (cblas_dgemm).
+template <class T>
+void gemm(gemm_op op_b,
+          std::int64_t m,
+          std::int64_t n,
+          std::int64_t k,
+          T alpha,
+          const T* a,
+          std::int64_t lda,
+          const T* b,
+          std::int64_t ldb,
+          T beta,
+          T* c,
+          std::int64_t ldc);
 
 }  // namespace denseam::detail

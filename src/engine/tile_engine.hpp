@@ -125,17 +125,18 @@ void energy_tiles(matrix_view<const T> mem,
 
             for (std::int64_t t0 = m0; t0 < m1; t0 += MT) {
                 const std::int64_t nt = std::min(MT, m1 - t0);
-                gemm_nt(nr,
-                        nt,
-                        dim,
-                        T(1),
-                        qry.row(r0),
-                        qry.ld,
-                        mem.row(t0),
-                        mem.ld,
-                        T(0),
-                        tile.data(),
-                        MT);
+                gemm(gemm_op::transposed,
+                     nr,
+                     nt,
+                     dim,
+                     T(1),
+                     qry.row(r0),
+                     qry.ld,
+                     mem.row(t0),
+                     mem.ld,
+                     T(0),
+                     tile.data(),
+                     MT);
                 bool any_weight = false;
                 for (std::int64_t i = 0; i < nr; ++i) {
                     T* row = tile.data() + i * MT;
@@ -227,7 +228,18 @@ void energy_tiles(matrix_view<const T> mem,
                     }
                 }
                 if (want_grad && any_weight)
-                    gemm_nn(nr, dim, nt, T(1), tile.data(), MT, mem.row(t0), mem.ld, T(1), g, dim);
+                    gemm(gemm_op::plain,
+                         nr,
+                         dim,
+                         nt,
+                         T(1),
+                         tile.data(),
+                         MT,
+                         mem.row(t0),
+                         mem.ld,
+                         T(1),
+                         g,
+                         dim);
             }
         });
 

@@ -8,7 +8,7 @@
 #include "denseam/retrieval.hpp"
 #include "engine/validate.hpp"
 #include "io/format.hpp"
-#include "retrieval/retrieval_cpu.hpp"
+#include "retrieval/methods.hpp"
 
 namespace denseam {
 
@@ -110,12 +110,13 @@ retrieve_result<T> retrieve(matrix_view<const T> memories,
         if (options.beta.type == schedule::kind::cosine) ok = ok && options.beta.end > 0.0;
         if (!ok) throw invalid_argument("beta schedule values must be > 0");
     }
+    const detail::retrieval_call<T> call{memories, queries, params, options, exec};
     if (options.method == retrieval_method::fixed_point) {
         if (!options.clamp.empty())
             throw invalid_argument("clamped coordinates need method 'gradient'");
         switch (params.kernel) {
             case kernel_kind::lsr:
-                return detail::lsr_fixed_point(memories, queries, params, options, exec);
+                return detail::lsr_fixed_point(call);
             case kernel_kind::poly:
             case kernel_kind::tophat:
                 throw invalid_argument("kernel '" + std::string(to_string(params.kernel)) +
@@ -123,10 +124,10 @@ retrieve_result<T> retrieve(matrix_view<const T> memories,
             default:
                 if (resolved_q(params) != q_kind::log)
                     throw invalid_argument("the fixed-point iteration needs Q = log");
-                return detail::mean_shift(memories, queries, params, options, exec);
+                return detail::mean_shift(call);
         }
     }
-    return detail::gradient_descent(memories, queries, params, options, exec);
+    return detail::gradient_descent(call);
 }
 
 template retrieve_result<float> retrieve(matrix_view<const float>,

@@ -151,6 +151,15 @@ inline result evaluate(const std::vector<double>& mem,
     return out;
 }
 
+/// Energy parameters of kernel k at beta, the rest default.
+inline denseam::energy_params make(denseam::kernel_kind k, double beta) {
+    denseam::energy_params p;
+    p.kernel = k;
+    p.beta = beta;
+    return p;
+}
+
+/// n uniform values in [lo, hi) from std::mt19937_64(seed).
 inline std::vector<double> uniform(std::int64_t n,
                                    std::uint64_t seed,
                                    double lo = 0,

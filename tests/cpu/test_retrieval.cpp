@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Retrieval: worked examples V5/V6 of paper.md, exactness of the LSR fixed point (converged
 // iff a strict local minimum, issue 9), monotone energy, gradient descent options,
-// determinism and bad input.
+// determinism and bad input; both builds of the small-set lane descent (8 and 32 lanes).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,17 +18,13 @@
 #include "denseam/retrieval.hpp"
 #include "expect.hpp"
 #include "oracle.hpp"
+#include "retrieval/methods.hpp"  // the lane width override (internal)
 
 using namespace denseam;
 
 namespace {
 
-energy_params make(kernel_kind k, double beta) {
-    energy_params p;
-    p.kernel = k;
-    p.beta = beta;
-    return p;
-}
+using oracle::make;
 
 retrieve_result<double> fp(const std::vector<double>& mem,
                            std::int64_t d,
@@ -712,5 +708,163 @@ TEST(GradientDescent, QueriesStoppingAtDifferentStepsFollowTheirOwnLoops) {
                 EXPECT_NEAR(got.states[i * d + k], x[k], 1e-9) << "query " << i;
         }
         EXPECT_GT(distinct_steps.size(), 20u);  // the lanes really were at different steps
+    }
+}
+
+namespace {
+
+// Forces the lane width of the small-set descent for a scope. The automatic choice runs only
+// one of its two builds on a given CPU (32 lanes where it has AVX-512, else 8).
+struct forced_lanes {
+    explicit forced_lanes(int lanes) { detail::set_lane_width_override(lanes); }
+    ~forced_lanes() { detail::set_lane_width_override(0); }
+    forced_lanes(const forced_lanes&) = delete;
+    forced_lanes& operator=(const forced_lanes&) = delete;
+};
+
+// The lane widths this build and CPU can run: 8 always, 32 with the AVX-512 build.
+std::vector<int> lane_widths() {
+    std::vector<int> w = {8};
+    if (detail::wide_lanes_available()) w.push_back(32);
+    return w;
+}
+
+}  // namespace
+
+TEST(LaneDescent, WidthOverrideIsCheckedAndReset) {
+    const int automatic = detail::wide_lanes_available() ? 32 : 8;
+    EXPECT_EQ(detail::lane_width(), automatic);
+    {
+        forced_lanes f(8);
+        EXPECT_EQ(detail::lane_width(), 8);
+    }
+    EXPECT_EQ(detail::lane_width(), automatic);
+    expect_invalid([] { detail::set_lane_width_override(16); }, "lane width must be 0");
+    if (!detail::wide_lanes_available())
+        expect_invalid([] { detail::set_lane_width_override(32); }, "lane width 32 needs");
+    EXPECT_EQ(detail::lane_width(), automatic);
+}
+
+// Both builds of the small-set descent, forced in turn (the 8-lane one is otherwise never run
+// on an AVX-512 CPU, and the 32-lane one only there), against the naive loop over the oracle's
+// gradient (as BothPathsMatchANaiveLoop) and against each other: float64 (1e-10), float32
+// states, and a float32 gradient with float64 states (gradient_precision::single). 300 queries
+// are several work items of 8 lanes, each lane taking query after query; the large-beta case
+// keeps neighbour lists and rebuilds them (as NeighbourListsMatchTheFullSum).
+TEST(LaneDescent, EveryLaneWidthFollowsTheNaiveLoop) {
+    const std::int64_t B = 300, steps = 40;
+    for (auto [k, M, d, beta, lr, spread] :
+         {std::tuple<kernel_kind, std::int64_t, std::int64_t, double, double, double>{
+              kernel_kind::lse, 30, 3, 30.0, 0.01, 0.0},
+          {kernel_kind::quartic, 30, 3, 8.0, 0.01, 0.0},  // every query in some support
+          {kernel_kind::lse, 25, 8, 9.0, 0.05, 0.0},
+          {kernel_kind::lse, 200, 3, 2000.0, 0.05, 0.1}}) {
+        const auto mem = oracle::uniform(M * d, 61);
+        const auto q = spread > 0.0 ? near_patterns(mem, d, B, spread, 62)
+                                    : oracle::uniform(B * d, 62, 0.2, 0.8);
+        const auto p = make(k, beta);
+        retrieve_options o;
+        o.method = retrieval_method::gradient;
+        o.max_steps = steps;
+        o.tol = 0;
+        o.step_size = schedule::cosine(lr, 1e-3 * lr);
+        // The naive loops: float64 states, and float32 states (the oracle's gradient in double).
+        auto x = q;
+        std::vector<float> xf(q.begin(), q.end());
+        for (std::int64_t t = 0; t < steps; ++t) {
+            const double a = o.step_size.at(t, steps);
+            const auto ref = oracle::evaluate(mem, M, x, B, d, p);
+            for (std::int64_t j = 0; j < B * d; ++j) x[j] -= a * ref.grad[j];
+            const auto ref_f =
+                oracle::evaluate(mem, M, std::vector<double>(xf.begin(), xf.end()), B, d, p);
+            for (std::int64_t j = 0; j < B * d; ++j)
+                xf[j] = static_cast<float>(xf[j] - a * ref_f.grad[j]);
+        }
+        std::vector<double> first_d, first_s;
+        std::vector<float> first_f;
+        for (int lanes : lane_widths()) {
+            forced_lanes f(lanes);
+            const auto what = std::string(to_string(k)) + " beta " + std::to_string(beta) + ", " +
+                              std::to_string(lanes) + " lanes";
+            o.precision = gradient_precision::state;
+            const auto got_d = fp(mem, d, q, p, o);
+            const auto got_f = fp32(mem, d, q, p, o);
+            o.precision = gradient_precision::single;
+            const auto got_s = fp(mem, d, q, p, o);
+            for (std::int64_t i = 0; i < B; ++i) {
+                ASSERT_EQ(got_d.status[i], retrieval_status::max_steps) << what;
+                ASSERT_EQ(got_f.status[i], retrieval_status::max_steps) << what;
+                ASSERT_EQ(got_s.status[i], retrieval_status::max_steps) << what;
+            }
+            for (std::int64_t j = 0; j < B * d; ++j) {
+                ASSERT_NEAR(got_d.states[j], x[j], 1e-10) << what;
+                ASSERT_NEAR(got_s.states[j], x[j], 1e-6) << what;
+                ASSERT_NEAR(got_f.states[j], xf[j], 1e-5) << what;
+            }
+            if (first_d.empty()) {
+                first_d = got_d.states;
+                first_s = got_s.states;
+                first_f = got_f.states;
+                continue;
+            }
+            for (std::int64_t j = 0; j < B * d; ++j) {
+                ASSERT_NEAR(got_d.states[j], first_d[j], 1e-10) << what;
+                ASSERT_NEAR(got_s.states[j], first_s[j], 1e-6) << what;
+                ASSERT_NEAR(got_f.states[j], first_f[j], 1e-5) << what;
+            }
+        }
+    }
+}
+
+// Early stopping at both widths: the lanes hold queries at different steps of the schedules
+// (step size and beta), refilled as queries stop. Every width must stop each query with the
+// same status, at the same step (or one apart: a gradient within rounding of tol, as in
+// QueriesStoppingAtDifferentStepsFollowTheirOwnLoops, which checks the automatic width against
+// the naive loop) and in the same state as the 8-lane build; in float64, float32 and with a
+// float32 gradient.
+TEST(LaneDescent, EveryLaneWidthStopsEachQueryAtTheSameStep) {
+    const std::int64_t M = 30, d = 3, B = 200;
+    const auto mem = oracle::uniform(M * d, 71);
+    const auto q = oracle::uniform(B * d, 72, -0.2, 1.2);
+    for (bool beta_schedule : {false, true}) {
+        retrieve_options o;
+        o.method = retrieval_method::gradient;
+        o.max_steps = 3000;
+        o.tol = 1e-5;
+        o.step_size = schedule::cosine(0.3, 0.003);
+        if (beta_schedule) o.beta = schedule::cosine(40.0, 10.0);
+        const auto p = make(kernel_kind::lse, 40.0);
+        std::vector<retrieve_result<double>> first_d, first_s;
+        std::vector<retrieve_result<float>> first_f;
+        for (int lanes : lane_widths()) {
+            forced_lanes f(lanes);
+            o.precision = gradient_precision::state;
+            const auto got_d = fp(mem, d, q, p, o);
+            const auto got_f = fp32(mem, d, q, p, o);
+            o.precision = gradient_precision::single;
+            const auto got_s = fp(mem, d, q, p, o);
+            const std::set<std::int64_t> distinct(got_d.steps.begin(), got_d.steps.end());
+            EXPECT_GT(distinct.size(), 20u) << lanes << " lanes";  // lanes at different steps
+            if (first_d.empty()) {
+                first_d.push_back(got_d);
+                first_s.push_back(got_s);
+                first_f.push_back(got_f);
+                continue;
+            }
+            const auto same = [&](const auto& got, const auto& ref, double tol, const char* what) {
+                for (std::int64_t i = 0; i < B; ++i) {
+                    EXPECT_EQ(got.status[i], ref.status[i]) << what << " query " << i;
+                    EXPECT_NEAR(
+                        static_cast<double>(got.steps[i]), static_cast<double>(ref.steps[i]), 1.0)
+                        << what << " query " << i;
+                    for (std::int64_t k = 0; k < d; ++k)
+                        EXPECT_NEAR(got.states[i * d + k], ref.states[i * d + k], tol)
+                            << what << " query " << i << ", " << lanes << " lanes";
+                }
+            };
+            same(got_d, first_d[0], 1e-9, "float64");
+            same(got_s, first_s[0], 1e-6, "single");
+            same(got_f, first_f[0], 1e-5, "float32");
+        }
     }
 }

@@ -14,12 +14,7 @@ using namespace denseam;
 
 namespace {
 
-energy_params make(kernel_kind k, double beta) {
-    energy_params p;
-    p.kernel = k;
-    p.beta = beta;
-    return p;
-}
+using oracle::make;
 
 // With LSR every converged fixed point is an exact minimum, so the search can only find a subset
 // of the enumerated minima; with many starts on small sets it finds all of them.
