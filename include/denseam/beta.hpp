@@ -89,8 +89,11 @@ struct coverage_result {
 /// (where the LSR energy with eps = 0 is finite). d = 1: exact, by interval union. d >= 2:
 /// Monte Carlo; sample i depends only on (seed, i), so the result does not depend on the thread
 /// count, and one set of samples serves every beta (nearest-pattern distances are computed
-/// once). Standard error <= 0.5 / sqrt(n_samples).
-/// @throws denseam::invalid_argument for bad patterns, betas, or box.
+/// once). Standard error <= 0.5 / sqrt(n_samples). The Monte Carlo sampling polls
+/// exec.interrupt from the calling thread (before it starts, then at most every 20 ms); if it
+/// returns true the call stops and throws denseam::interrupted.
+/// @throws denseam::invalid_argument for bad patterns, betas, box or (d >= 2) exec;
+/// denseam::interrupted when exec.interrupt returns true.
 /// Cost: O(n_samples M d + n_samples log n_samples).
 coverage_result support_coverage(matrix_view<const double> patterns,
                                  std::span<const double> betas,

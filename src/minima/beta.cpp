@@ -10,6 +10,7 @@
 
 #include "denseam/error.hpp"
 #include "engine/distance.hpp"
+#include "engine/parallel.hpp"
 #include "engine/rng.hpp"
 #include "io/format.hpp"
 #include "minima/lsr_common.hpp"
@@ -31,16 +32,18 @@ struct closest_pair {
 closest_pair find_closest(matrix_view<const double> p, const exec_options& exec) {
     const std::int64_t m = p.rows;
     std::vector<closest_pair> per_row(static_cast<std::size_t>(m));
-    const int threads = minima_detail::thread_count(exec, m);
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 16)
-    for (std::int64_t i = 0; i < m; ++i) {
-        closest_pair c;
-        for (std::int64_t j = i + 1; j < m; ++j) {
-            const double v = detail::sq_dist(p.row(i), p.row(j), p.cols);
-            if (v > 0.0 && v < c.d2) c = {v, i, j};
+    // Blocks of 16 rows, each row's closest partner in its own slot, merged in row order.
+    detail::parallel_for((m + 15) / 16, exec, [&](std::int64_t b, detail::loop_control& ctl) {
+        for (std::int64_t i = b * 16; i < std::min(m, (b + 1) * 16); ++i) {
+            if (ctl.poll()) return;
+            closest_pair c;
+            for (std::int64_t j = i + 1; j < m; ++j) {
+                const double v = detail::sq_dist(p.row(i), p.row(j), p.cols);
+                if (v > 0.0 && v < c.d2) c = {v, i, j};
+            }
+            per_row[i] = c;
         }
-        per_row[i] = c;
-    }
+    });
     closest_pair best;
     for (const auto& c : per_row)
         if (c.d2 < best.d2) best = c;  // strict: smallest indices win ties
@@ -242,29 +245,39 @@ coverage_result support_coverage(matrix_view<const double> patterns,
     const std::int64_t n = options.n_samples;
     res.n_samples = n;
     std::vector<double> nn2(static_cast<std::size_t>(n));
-    const int threads = minima_detail::thread_count(exec, n / 1024 + 1);
-#pragma omp parallel num_threads(threads)
-    {
-        std::vector<double> s(static_cast<std::size_t>(d));
-#pragma omp for schedule(static)
-        for (std::int64_t i = 0; i < n; ++i) {
-            for (std::int64_t j = 0; j < d; ++j)
-                s[j] = res.lo[j] + (res.hi[j] - res.lo[j]) *
-                                       detail::counter_uniform(
-                                           options.seed, static_cast<std::uint64_t>(i * d + j));
-            double best = std::numeric_limits<double>::infinity();
-            for (std::int64_t mu = 0; mu < m; ++mu) {
-                const double* xm = patterns.row(mu);
-                double acc = 0.0;
-                for (std::int64_t j = 0; j < d; ++j) {
-                    const double t = s[j] - xm[j];
-                    acc += t * t;
+    // Blocks of 1024 samples, each sample's distance in its own slot, one sample of scratch per
+    // thread. exec.interrupt is polled every `poll_every` samples (every sample once one costs
+    // M d >= 4096 operations): a true return throws denseam::interrupted.
+    constexpr std::int64_t block = 1024;
+    const std::int64_t poll_every =
+        std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(1, m * d));
+    detail::parallel_options opt;
+    opt.max_threads = n / block + 1;
+    detail::parallel_for(
+        (n + block - 1) / block,
+        exec,
+        opt,
+        [d] { return std::vector<double>(static_cast<std::size_t>(d)); },
+        [&](std::vector<double>& s, std::int64_t b, detail::loop_control& ctl) {
+            for (std::int64_t i = b * block; i < std::min(n, (b + 1) * block); ++i) {
+                if (i % poll_every == 0 && ctl.poll()) return;
+                for (std::int64_t j = 0; j < d; ++j)
+                    s[j] = res.lo[j] + (res.hi[j] - res.lo[j]) *
+                                           detail::counter_uniform(
+                                               options.seed, static_cast<std::uint64_t>(i * d + j));
+                double best = std::numeric_limits<double>::infinity();
+                for (std::int64_t mu = 0; mu < m; ++mu) {
+                    const double* xm = patterns.row(mu);
+                    double acc = 0.0;
+                    for (std::int64_t j = 0; j < d; ++j) {
+                        const double t = s[j] - xm[j];
+                        acc += t * t;
+                    }
+                    best = std::min(best, acc);
                 }
-                best = std::min(best, acc);
+                nn2[i] = best;
             }
-            nn2[i] = best;
-        }
-    }
+        });
     std::sort(nn2.begin(), nn2.end());
     for (std::size_t b = 0; b < betas.size(); ++b) {
         const double r2 = 2.0 / betas[b];

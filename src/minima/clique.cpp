@@ -18,6 +18,7 @@
 
 #include "denseam/error.hpp"
 #include "engine/distance.hpp"
+#include "engine/parallel.hpp"
 #include "minima/lsr_common.hpp"
 
 namespace denseam::minima_detail {
@@ -57,11 +58,28 @@ struct index_collector {
 
 std::vector<std::vector<std::int32_t>> interaction_graph(const pattern_set& ps,
                                                          double r2,
-                                                         const exec_options& exec) {
+                                                         const exec_options& exec,
+                                                         bool* interrupted) {
     const std::int64_t n = ps.n, d = ps.dim;
     const double thr = 4.0 * r2 * (1.0 + edge_slack);
     std::vector<std::vector<std::int32_t>> adj(static_cast<std::size_t>(n));
-    const int threads = thread_count(exec, n < 256 ? 1 : n);
+    // Rows are independent (each writes its own list), in fixed blocks of `rows_per_block`;
+    // long rows (O(n d) each) poll the interrupt between rows.
+    detail::parallel_options opt;
+    opt.max_threads = n < 256 ? 1 : 0;  // tiny graphs are not worth a thread team
+    opt.throw_on_interrupt = interrupted == nullptr;
+    auto rows = [&](std::int64_t rows_per_block, bool poll_rows, auto&& row_fn) {
+        const std::int64_t n_blocks = (n + rows_per_block - 1) / rows_per_block;
+        const auto st = detail::parallel_for(
+            n_blocks, exec, opt, [&](std::int64_t b, detail::loop_control& ctl) {
+                const std::int64_t end = std::min(n, (b + 1) * rows_per_block);
+                for (std::int64_t i = b * rows_per_block; i < end; ++i) {
+                    if (poll_rows && ctl.poll()) return;
+                    row_fn(i);
+                }
+            });
+        if (interrupted != nullptr) *interrupted = st == detail::loop_status::interrupted;
+    };
     const bool use_tree = d <= 16 && n > 4000;
     if (use_tree) {
         using tree_t =
@@ -73,8 +91,7 @@ std::vector<std::vector<std::int32_t>> interaction_graph(const pattern_set& ps,
         tree_t tree(
             static_cast<std::size_t>(d), adaptor, nanoflann::KDTreeSingleIndexAdaptorParams(16));
         tree.buildIndex();
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 64)
-        for (std::int64_t i = 0; i < n; ++i) {
+        rows(64, false, [&](std::int64_t i) {
             std::vector<std::int32_t> cand;
             index_collector rs{thr * (1.0 + 1e-6), cand};
 #if NANOFLANN_VERSION < 0x150
@@ -86,18 +103,17 @@ std::vector<std::vector<std::int32_t>> interaction_graph(const pattern_set& ps,
             auto& row = adj[i];
             for (std::int32_t j : cand)
                 if (j != i && detail::sq_dist(ps.row(i), ps.row(j), d) < thr) row.push_back(j);
-        }
+        });
     } else {
         // Full rows (not half): each row is computed independently, and (a-b)^2 = (b-a)^2
         // exactly, so the graph is symmetric.
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 16)
-        for (std::int64_t i = 0; i < n; ++i) {
+        rows(16, true, [&](std::int64_t i) {
             auto& row = adj[i];
             const double* xi = ps.row(i);
             for (std::int64_t j = 0; j < n; ++j)
                 if (j != i && detail::sq_dist(xi, ps.row(j), d) < thr)
                     row.push_back(static_cast<std::int32_t>(j));
-        }
+        });
     }
     return adj;
 }
@@ -148,20 +164,14 @@ class anchor_search {
                   const std::vector<std::vector<std::int32_t>>& adj,
                   double r2,
                   std::int64_t budget,
-                  run_control& ctl,
                   int row_cache_limit)
-        : ps_(ps),
-          adj_(adj),
-          r2_(r2),
-          budget_(budget),
-          ctl_(ctl),
-          row_cache_limit_(row_cache_limit) {}
+        : ps_(ps), adj_(adj), r2_(r2), budget_(budget), row_cache_limit_(row_cache_limit) {}
 
-    void run(std::int64_t anchor, anchor_output& out) {
+    void run(std::int64_t anchor, anchor_output& out, detail::loop_control& ctl) {
         out_ = &out;
+        ctl_ = &ctl;
         aborted_ = false;
         setup(anchor);
-        master_ = is_master_thread();
         // Root: S = {anchor}; y_anchor = 0, so t = 0 and q = 0.
         ensure_depth(0);
         std::fill(t_[0].begin(), t_[0].end(), 0.0);
@@ -318,12 +328,9 @@ class anchor_search {
 
     void dfs(int depth, int last, double k, double q) {
         ++out_->candidates;
-        if ((out_->candidates & 4095) == 0) {
-            if (ctl_.stopped()) {
-                aborted_ = true;
-                return;
-            }
-            ctl_.poll(master_);
+        if ((out_->candidates & 4095) == 0 && ctl_->poll()) {
+            aborted_ = true;
+            return;
         }
         if (budget_ > 0 && out_->candidates > budget_) {
             aborted_ = true;
@@ -383,9 +390,8 @@ class anchor_search {
     const std::vector<std::vector<std::int32_t>>& adj_;
     double r2_;
     std::int64_t budget_;
-    run_control& ctl_;
     int row_cache_limit_;
-    bool master_ = false;
+    detail::loop_control* ctl_ = nullptr;
     bool aborted_ = false;
     anchor_output* out_ = nullptr;
 
@@ -417,7 +423,6 @@ clique_pass_result clique_pass(const pattern_set& ps,
                                int row_cache_limit) {
     const std::int64_t n = ps.n;
     std::vector<anchor_output> outs(static_cast<std::size_t>(n));
-    run_control ctl(exec, progress, n);
     // Ordered completion tracking, so that a candidate limit cuts a deterministic prefix of
     // the anchors whatever the thread count: the limit stops the run only once the anchors
     // before the cut have all completed.
@@ -425,15 +430,19 @@ clique_pass_result clique_pass(const pattern_set& ps,
     std::vector<char> finished(static_cast<std::size_t>(n), 0);
     std::int64_t prefix = 0, prefix_candidates = 0;
     bool limit_hit = false;
-    // Tiny graphs are not worth a thread team.
-    const int threads = thread_count(exec, n < 32 ? 1 : n);
-    run_items(
+    // Progress in completed anchors; an interrupt returns the anchors completed so far.
+    detail::parallel_options opt;
+    opt.max_threads = n < 32 ? 1 : 0;  // tiny graphs are not worth a thread team
+    opt.progress = progress;
+    opt.progress_total = n;
+    opt.throw_on_interrupt = false;
+    const detail::loop_status st = detail::parallel_for(
         n,
-        threads,
-        ctl,
-        [&] { return anchor_search(ps, adj, r2, max_candidates, ctl, row_cache_limit); },
-        [&](anchor_search& search, std::int64_t a) {
-            search.run(a, outs[a]);
+        exec,
+        opt,
+        [&] { return anchor_search(ps, adj, r2, max_candidates, row_cache_limit); },
+        [&](anchor_search& search, std::int64_t a, detail::loop_control& ctl) {
+            search.run(a, outs[a], ctl);
             if (outs[a].complete) ctl.add_done(1);
             std::lock_guard<std::mutex> lock(mu);
             finished[a] = 1;
@@ -456,7 +465,6 @@ clique_pass_result clique_pass(const pattern_set& ps,
                 ++prefix;
             }
         });
-    ctl.rethrow();
 
     clique_pass_result res;
     res.candidates = prefix_candidates;
@@ -470,7 +478,7 @@ clique_pass_result clique_pass(const pattern_set& ps,
         res.candidates = limit_hit ? max_candidates : examined;
         if (limit_hit)
             res.status = minima_status::candidate_limit;
-        else if (ctl.interrupted())
+        else if (st == detail::loop_status::interrupted)
             res.status = minima_status::interrupted;
         else
             throw backend_error("minima enumeration stopped unexpectedly (out of memory?)");
@@ -482,8 +490,6 @@ clique_pass_result clique_pass(const pattern_set& ps,
         for (std::size_t s = 1; s < o.offsets.size(); ++s)
             res.offsets.push_back(base + o.offsets[s]);
     }
-    ctl.finish();
-    ctl.rethrow();
     return res;
 }
 

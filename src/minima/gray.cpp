@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "denseam/error.hpp"
+#include "engine/parallel.hpp"
 #include "minima/lsr_common.hpp"
 
 namespace denseam::minima_detail {
@@ -148,7 +149,7 @@ bool run_block_vec(const gray_problem& p,
                    std::uint64_t lo,
                    std::uint64_t hi,
                    const window& win,
-                   run_control& ctl,
+                   detail::loop_control& ctl,
                    std::vector<gray_record>& out) {
     gray_state s;
     init_state(p, lo ^ (lo >> 1), s);
@@ -179,7 +180,6 @@ bool run_block_vec(const gray_problem& p,
     double inv[64];
     for (int i = 0; i < 64; ++i) inv[i] = i == 0 ? 0.0 : 1.0 / i;
     const bool unweighted = std::all_of(p.w.begin(), p.w.end(), [](double w) { return w == 1.0; });
-    const bool master = is_master_thread();
     std::uint64_t i = lo + 1;
     while (i < hi) {
         const std::uint64_t chunk_end = std::min<std::uint64_t>(hi, i + poll_every);
@@ -227,8 +227,7 @@ bool run_block_vec(const gray_problem& p,
             if (win.keep(a, b)) out.push_back({mask, a, b});
         }
         ctl.add_done(static_cast<std::int64_t>(chunk_end - chunk_start));
-        if (ctl.stopped()) return i >= hi;
-        ctl.poll(master);
+        if (ctl.poll()) return i >= hi;
         // Recompute t, q, k from scratch every chunk (2^14 subsets, at fixed offsets from the
         // block start, so thread-independent): the floating drift of the incremental updates
         // stays far below the recheck band however long the block is.
@@ -248,7 +247,7 @@ using block_fn = bool (*)(const gray_problem&,
                           std::uint64_t,
                           std::uint64_t,
                           const window&,
-                          run_control&,
+                          detail::loop_control&,
                           std::vector<gray_record>&);
 
 // One instantiation per width (4 lanes each) up to 64 patterns.
@@ -294,20 +293,19 @@ gray_pass_result gray_pass(const pattern_set& ps,
 
     std::vector<std::vector<gray_record>> out(static_cast<std::size_t>(n_blocks));
     std::vector<char> done(static_cast<std::size_t>(n_blocks), 0);
-    run_control ctl(exec, progress, static_cast<std::int64_t>(all - 1));
     const block_fn fn = pick_block_fn(p.np);
-    const int threads = thread_count(exec, n_blocks);
-    run_items(
-        n_blocks,
-        threads,
-        ctl,
-        [] { return 0; },
-        [&](int, std::int64_t b) {
+    // Progress in subsets (of all 2^M - 1, even below a candidate limit); an interrupt returns
+    // the blocks completed so far.
+    detail::parallel_options opt;
+    opt.progress = progress;
+    opt.progress_total = static_cast<std::int64_t>(all - 1);
+    opt.throw_on_interrupt = false;
+    const detail::loop_status st =
+        detail::parallel_for(n_blocks, exec, opt, [&](std::int64_t b, detail::loop_control& ctl) {
             const std::uint64_t lo = 1 + static_cast<std::uint64_t>(b) * block;
             const std::uint64_t hi = std::min<std::uint64_t>(end, lo + block);
             done[b] = fn(p, lo, hi, win, ctl, out[b]) ? 1 : 0;
         });
-    ctl.rethrow();
 
     std::int64_t prefix = 0;
     while (prefix < n_blocks && done[prefix]) ++prefix;
@@ -331,10 +329,8 @@ gray_pass_result gray_pass(const pattern_set& ps,
         res.status = minima_status::interrupted;
     else if (n_sub < all - 1)
         res.status = minima_status::candidate_limit;
-    if (prefix < n_blocks && !ctl.interrupted())
+    if (prefix < n_blocks && st != detail::loop_status::interrupted)
         throw backend_error("minima enumeration stopped unexpectedly (out of memory?)");
-    ctl.finish();
-    ctl.rethrow();
     return res;
 }
 

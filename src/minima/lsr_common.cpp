@@ -10,10 +10,6 @@
 #include "denseam/error.hpp"
 #include "engine/distance.hpp"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 namespace denseam::minima_detail {
 
 pattern_set make_pattern_set(matrix_view<const double> patterns) {
@@ -129,45 +125,6 @@ bool direct_is_minimum(const pattern_set& ps, std::span<const std::int64_t> subs
     double a = 0.0, b = 0.0;
     direct_interval(ps, subset, a, b);
     return a < r2 && b > r2;
-}
-
-bool is_master_thread() {
-#ifdef _OPENMP
-    return omp_get_thread_num() == 0;
-#else
-    return true;
-#endif
-}
-
-int thread_count(const exec_options& exec, std::int64_t work_items) {
-    validate(exec);
-    const std::int64_t t = std::max<std::int64_t>(1, resolved_threads(exec));
-    return static_cast<int>(std::max<std::int64_t>(1, std::min(t, work_items)));
-}
-
-void run_control::poll(bool is_master) {
-    if (!is_master) return;
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last_ < std::chrono::milliseconds(100)) return;
-    last_ = now;
-    try {
-        if (progress_) progress_(std::min(done_.load(std::memory_order_relaxed), total_), total_);
-        if (exec_.interrupt && exec_.interrupt()) {
-            interrupted_.store(true, std::memory_order_relaxed);
-            request_stop();
-        }
-    } catch (...) {
-        capture_current_exception();
-    }
-}
-
-void run_control::finish() {
-    if (!progress_ || error_) return;
-    try {
-        progress_(std::min(done_.load(std::memory_order_relaxed), total_), total_);
-    } catch (...) {
-        capture_current_exception();
-    }
 }
 
 }  // namespace denseam::minima_detail

@@ -1,14 +1,11 @@
 // SPDX-License-Identifier: MIT
-// Internals shared by the LSR minima enumerators (gray.cpp, clique.cpp, lsr_minima.cpp).
+// Internals shared by the LSR minima enumerators (gray.cpp, clique.cpp, lsr_minima.cpp). Their
+// parallel loops run on detail::parallel_for (engine/parallel.hpp): progress and interrupts
+// from the calling thread, candidate limits as stop requests.
 #pragma once
 
-#include <atomic>
-#include <chrono>
 #include <cstdint>
-#include <exception>
-#include <mutex>
 #include <span>
-#include <thread>
 #include <vector>
 
 #include "denseam/exec.hpp"
@@ -55,86 +52,6 @@ void direct_interval(const pattern_set& ps,
                      double& a,
                      double& b);
 
-/// Shared stop / progress / interrupt plumbing for the parallel enumerators. Workers call
-/// `poll()` regularly; only OpenMP thread 0 (the calling thread) runs the user's callbacks.
-class run_control {
-  public:
-    run_control(const exec_options& exec, const minima_progress& progress, std::int64_t total)
-        : exec_(exec), progress_(progress), total_(total) {}
-
-    bool stopped() const { return stop_.load(std::memory_order_relaxed); }
-    bool interrupted() const { return interrupted_.load(std::memory_order_relaxed); }
-    void request_stop() { stop_.store(true, std::memory_order_relaxed); }
-    void add_done(std::int64_t units) { done_.fetch_add(units, std::memory_order_relaxed); }
-
-    /// Call from any worker; does something only on thread 0, at most every 0.1 s.
-    void poll(bool is_master);
-    /// Final progress report from the calling thread (outside the parallel region).
-    void finish();
-    /// Rethrow an exception thrown by a callback or a worker, if any.
-    void rethrow() const {
-        if (error_) std::rethrow_exception(error_);
-    }
-    /// Record the current exception (first one wins) and stop the run.
-    void capture_current_exception() {
-        {
-            std::lock_guard<std::mutex> lock(error_mutex_);
-            if (!error_) error_ = std::current_exception();
-        }
-        request_stop();
-    }
-
-  private:
-    const exec_options& exec_;
-    const minima_progress& progress_;
-    std::int64_t total_;
-    std::atomic<bool> stop_{false};
-    std::atomic<bool> interrupted_{false};
-    std::atomic<std::int64_t> done_{0};
-    std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
-    std::exception_ptr error_;
-    std::mutex error_mutex_;
-};
-
-bool is_master_thread();
-int thread_count(const exec_options& exec, std::int64_t work_items);
-
-/// Runs body(state, i) for i = 0 .. n-1 on `threads` threads, items handed out in increasing
-/// order; `init()` makes one state per thread. Workers stop taking items once ctl is stopped.
-/// The calling thread keeps polling the user's callbacks (progress, interrupt) until every
-/// worker is done, so a long item on another thread can still be interrupted. Exceptions are
-/// captured into ctl (call ctl.rethrow() afterwards).
-template <class Init, class Body>
-void run_items(std::int64_t n, int threads, run_control& ctl, Init&& init, Body&& body) {
-    std::atomic<std::int64_t> next{0};
-    std::atomic<int> active{0};
-#pragma omp parallel num_threads(threads)
-    {
-        const bool master = is_master_thread();
-        active.fetch_add(1);
-#pragma omp barrier
-        try {
-            auto state = init();
-            for (;;) {
-                if (ctl.stopped()) break;
-                const std::int64_t i = next.fetch_add(1);
-                if (i >= n) break;
-                body(state, i);
-                ctl.poll(master);
-            }
-        } catch (...) {
-            ctl.capture_current_exception();
-        }
-        active.fetch_sub(1);
-        if (master) {
-            while (active.load() > 0) {
-                ctl.poll(true);
-                std::this_thread::sleep_for(std::chrono::microseconds(200));
-            }
-        }
-    }
-}
-
 // ---- Gray-code pass ---------------------------------------------------------------------
 
 /// A subset that is a minimum for R^2 in (a, b) (up to the recheck tolerance).
@@ -170,9 +87,13 @@ struct clique_pass_result {
 
 /// Neighbour lists of the interaction graph: j in adj[i] iff ||xi_i - xi_j||^2 < 4 r2 (1+1e-9)
 /// (slightly generous, so that a rounding error can never drop an edge of a true minimum).
+/// exec.interrupt is polled: if it returns true, the build stops and either sets *interrupted
+/// (the graph returned is then incomplete) or, without `interrupted`, throws
+/// denseam::interrupted.
 std::vector<std::vector<std::int32_t>> interaction_graph(const pattern_set& ps,
                                                          double r2,
-                                                         const exec_options& exec);
+                                                         const exec_options& exec,
+                                                         bool* interrupted = nullptr);
 
 /// Number of cliques of the graph, stopping once `cap` is exceeded (returns cap + 1 then).
 std::int64_t count_cliques_capped(const std::vector<std::vector<std::int32_t>>& adj,

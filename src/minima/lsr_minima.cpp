@@ -11,6 +11,7 @@
 
 #include "denseam/error.hpp"
 #include "denseam/minima.hpp"
+#include "engine/parallel.hpp"
 #include "io/format.hpp"
 #include "kernels/policies.hpp"
 #include "minima/lsr_common.hpp"
@@ -203,12 +204,32 @@ struct support_list {
     }
 };
 
+// An interrupt while the interaction graph was being built: no candidate examined yet (the
+// progress callback still gets its final report, in anchors).
+support_list interrupted_before_enumeration(const pattern_set& ps, const minima_options& opt) {
+    support_list out;
+    out.status = minima_status::interrupted;
+    out.strategy = "clique";
+    if (opt.progress) opt.progress(0, ps.n);
+    return out;
+}
+
 support_list supports_at(const pattern_set& ps,
                          double beta,
                          const minima_options& opt,
                          const exec_options& exec) {
     const double r2 = 2.0 / beta;
     support_list out;
+    // The interaction graph, built once for the automatic choice and the clique pass; false
+    // when an interrupt stopped its construction.
+    std::vector<std::vector<std::int32_t>> adj;
+    bool have_graph = false;
+    const auto build_graph = [&] {
+        bool interrupted = false;
+        adj = interaction_graph(ps, r2, exec, &interrupted);
+        have_graph = !interrupted;
+        return have_graph;
+    };
     minima_strategy strategy = opt.strategy;
     if (strategy == minima_strategy::automatic) {
         if (single_centroid(ps, r2)) {
@@ -224,18 +245,9 @@ support_list supports_at(const pattern_set& ps,
         if (ps.n <= 16) {
             strategy = minima_strategy::gray;
         } else if (ps.n <= 30) {
-            const auto adj = interaction_graph(ps, r2, exec);
+            if (!build_graph()) return interrupted_before_enumeration(ps, opt);
             const std::int64_t cap = (std::int64_t{1} << ps.n) / 4;
             if (count_cliques_capped(adj, cap) > cap) strategy = minima_strategy::gray;
-            if (strategy == minima_strategy::clique) {
-                const auto res = clique_pass(ps, r2, adj, opt.max_candidates, opt.progress, exec);
-                out.offsets = res.offsets;
-                out.indices = res.indices;
-                out.candidates = res.candidates;
-                out.status = res.status;
-                out.strategy = "clique";
-                return out;
-            }
         }
     }
     if (strategy == minima_strategy::gray) {
@@ -257,7 +269,7 @@ support_list supports_at(const pattern_set& ps,
         out.strategy = "gray";
         return out;
     }
-    const auto adj = interaction_graph(ps, r2, exec);
+    if (!have_graph && !build_graph()) return interrupted_before_enumeration(ps, opt);
     const auto res = clique_pass(ps, r2, adj, opt.max_candidates, opt.progress, exec);
     out.offsets = res.offsets;
     out.indices = res.indices;
@@ -288,10 +300,16 @@ minima_result find_lsr_minima(matrix_view<const double> patterns,
     res.strategy_used = sup.strategy;
     const std::int64_t n_min = static_cast<std::int64_t>(sup.size());
     res.minima.resize(static_cast<std::size_t>(n_min));
-    const int threads = thread_count(exec, std::max<std::int64_t>(1, n_min / 64));
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 64)
-    for (std::int64_t i = 0; i < n_min; ++i)
-        res.minima[i] = make_minimum(ps, sup[static_cast<std::size_t>(i)], beta, eps, options);
+    // Blocks of 64 minima (each written to its own slot). Not interruptible: the supports are
+    // found (or the enumeration's status says why not), and building them is cheap next to it.
+    exec_options build_exec;
+    build_exec.n_threads = exec.n_threads;
+    detail::parallel_options build;
+    build.max_threads = std::max<std::int64_t>(1, n_min / 64);
+    detail::parallel_for((n_min + 63) / 64, build_exec, build, [&](std::int64_t b) {
+        for (std::int64_t i = b * 64; i < std::min(n_min, (b + 1) * 64); ++i)
+            res.minima[i] = make_minimum(ps, sup[static_cast<std::size_t>(i)], beta, eps, options);
+    });
     std::sort(res.minima.begin(), res.minima.end(), [](const minimum& a, const minimum& b) {
         return a.support < b.support;
     });

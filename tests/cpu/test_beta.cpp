@@ -4,7 +4,9 @@
 // against closed forms in 2-D).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
+#include <ctime>
 #include <numbers>
 #include <random>
 #include <string>
@@ -14,18 +16,13 @@
 #include "denseam/error.hpp"
 #include "denseam/minima.hpp"
 #include "expect.hpp"
+#include "oracle.hpp"
 
 using denseam::make_matrix_view;
 
 namespace {
 
-std::vector<double> uniform(int n, std::uint64_t seed) {
-    std::mt19937_64 rng(seed);
-    std::uniform_real_distribution<double> u(0.0, 1.0);
-    std::vector<double> v(n);
-    for (auto& e : v) e = u(rng);
-    return v;
-}
+using oracle::uniform;  // uniform [0, 1) values of std::mt19937_64(seed)
 
 // Reference's K(r): mean over patterns of #{nu : D < 2r}, self included.
 double k_of_beta(const std::vector<double>& x, int M, int d, double beta) {
@@ -176,4 +173,39 @@ TEST(Coverage, MonteCarloMatchesDiscAreaAndIsThreadIndependent) {
     const double bad[] = {-1.0};
     expect_invalid([&] { denseam::support_coverage(make_matrix_view(x.data(), 1, 2), bad); },
                    "beta");
+}
+
+TEST(Coverage, InterruptThrowsInterrupted) {
+    const std::vector<double> x = {0.5, 0.5};
+    const double betas[] = {20.0};
+    denseam::coverage_options o;
+    o.unit_cube = true;
+    o.n_samples = 1000;
+    denseam::exec_options ex;
+    ex.interrupt = [] { return true; };
+    EXPECT_THROW(denseam::support_coverage(make_matrix_view(x.data(), 1, 2), betas, o, ex),
+                 denseam::interrupted);
+    // A run of several seconds stops within moments of the interrupt, whichever thread holds
+    // the samples left (the calling thread keeps polling).
+    const int M = 4000, d = 4;
+    const auto y = uniform(M * d, 61);
+    o.n_samples = 1'000'000;
+    // "Moments": CPU seconds of this process after the interrupt, which a busy machine does not
+    // inflate (uninterrupted, the run takes tens of CPU seconds).
+    for (int threads : {1, 2}) {
+        ex.n_threads = threads;
+        const auto t0 = std::chrono::steady_clock::now();
+        std::clock_t fired = 0;
+        ex.interrupt = [t0, &fired] {
+            if (std::chrono::steady_clock::now() - t0 <= std::chrono::milliseconds(100))
+                return false;
+            if (fired == 0) fired = std::clock();
+            return true;
+        };
+        EXPECT_THROW(denseam::support_coverage(make_matrix_view(y.data(), M, d), betas, o, ex),
+                     denseam::interrupted);
+        ASSERT_NE(fired, 0);
+        const double cpu_after = static_cast<double>(std::clock() - fired) / CLOCKS_PER_SEC;
+        EXPECT_LT(cpu_after, 5.0) << "threads " << threads;
+    }
 }

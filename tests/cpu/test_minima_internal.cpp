@@ -7,17 +7,12 @@
 #include <vector>
 
 #include "minima/lsr_common.hpp"
+#include "oracle.hpp"
 
 using namespace denseam::minima_detail;
 
 namespace {
-std::vector<double> uniform(int n, std::uint64_t seed) {
-    std::mt19937_64 rng(seed);
-    std::uniform_real_distribution<double> u(0.0, 1.0);
-    std::vector<double> v(n);
-    for (auto& e : v) e = u(rng);
-    return v;
-}
+using oracle::uniform;  // uniform [0, 1) values of std::mt19937_64(seed)
 }  // namespace
 
 TEST(MinimaInternal, PatternSetGroupsIdenticalRows) {
