@@ -62,8 +62,11 @@ std::vector<float> as_f32(const loaded_matrix& m) {
 void energy_cli_options::add_to(CLI::App& sub) {
     sub.add_option("--kernel,-k",
                    kernel,
-                   "Separation function: lse, lsr, triangle, tophat, cosine, quartic, triweight, "
-                   "tricube, poly")
+                   [] {
+                       std::string names;
+                       for (const auto& k : kernel_names()) names += (names.empty() ? "" : ", ") + k;
+                       return "Separation function: " + names;
+                   }())
         ->capture_default_str();
     sub.add_option("--beta,-b", beta, "Inverse temperature beta > 0 (support radius sqrt(2/beta))")
         ->required();

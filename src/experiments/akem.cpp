@@ -11,31 +11,14 @@
 #include "denseam/experiments.hpp"
 #include "engine/resources.hpp"
 #include "io/format.hpp"
+#include "kernels/policies.hpp"
 
 namespace denseam {
 
+// The paper's name of a kernel ("Epanechnikov"), from its policy (src/kernels/policies.hpp).
 std::string_view akem_kernel_name(kernel_kind k) noexcept {
-    switch (k) {
-        case kernel_kind::lse:
-            return "Gaussian";
-        case kernel_kind::lsr:
-            return "Epanechnikov";
-        case kernel_kind::triangle:
-            return "Triangle";
-        case kernel_kind::tophat:
-            return "Uniform";
-        case kernel_kind::cosine:
-            return "Cosine";
-        case kernel_kind::quartic:
-            return "Quartic";
-        case kernel_kind::triweight:
-            return "Triweight";
-        case kernel_kind::tricube:
-            return "Tricube";
-        case kernel_kind::poly:
-            return "Polynomial";
-    }
-    return "?";
+    const auto* info = detail::find_kernel_info(k);
+    return info ? info->paper_name : std::string_view("?");
 }
 
 akem_result run_akem(const akem_options& options, const exec_options& exec) {
@@ -83,9 +66,10 @@ akem_result run_akem(const akem_options& options, const exec_options& exec) {
             p.kernel = k;
             p.h = h;
             p.params.kernel = k;
-            // Compact kernels: half-width R = sqrt(2/beta) = h. Gaussian exp(-u^2/(2h^2)):
-            // exp(-(beta/2) u^2) with beta = 1/h^2 (docs/numerics.md).
-            p.params.beta = k == kernel_kind::lse ? 1.0 / (h * h) : 2.0 / (h * h);
+            // Compact kernels: half-width R = sqrt(2/beta) = h. The one non-compact distance
+            // kernel, the Gaussian exp(-u^2/(2h^2)): exp(-(beta/2) u^2) with beta = 1/h^2
+            // (docs/numerics.md).
+            p.params.beta = has_compact_support(k) ? 2.0 / (h * h) : 1.0 / (h * h);
             p.params.eps = 0.0;
             p.minima = find_minima_1d(r.centers, p.params, mo);
             std::vector<bool> kept(r.centers.size(), false);

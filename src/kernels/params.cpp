@@ -9,6 +9,7 @@
 #include "denseam/exec.hpp"
 #include "denseam/kernels.hpp"
 #include "io/format.hpp"
+#include "kernels/policies.hpp"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -17,8 +18,12 @@
 namespace denseam {
 
 namespace {
-constexpr std::array<std::string_view, 9> kernel_name_table = {
-    "lse", "lsr", "triangle", "tophat", "cosine", "quartic", "triweight", "tricube", "poly"};
+// Kernel names come from the policies (src/kernels/policies.hpp), in enum order.
+constexpr auto kernel_name_table = [] {
+    std::array<std::string_view, detail::kernel_count> names{};
+    for (std::size_t i = 0; i < names.size(); ++i) names[i] = detail::kernel_table[i].name;
+    return names;
+}();
 constexpr std::array<std::string_view, 3> q_name_table = {"auto", "log", "identity"};
 
 std::string join_names(std::span<const std::string_view> names) {
@@ -32,7 +37,8 @@ std::string join_names(std::span<const std::string_view> names) {
 }  // namespace
 
 std::string_view to_string(kernel_kind k) noexcept {
-    return kernel_name_table[static_cast<std::size_t>(k)];
+    const auto* info = detail::find_kernel_info(k);
+    return info ? info->name : std::string_view("?");
 }
 
 std::string_view to_string(q_kind q) noexcept {
@@ -58,16 +64,18 @@ std::vector<std::string> kernel_names() {
 }
 
 bool has_compact_support(kernel_kind k) noexcept {
-    return k != kernel_kind::lse && k != kernel_kind::poly;
+    const auto* info = detail::find_kernel_info(k);
+    return info && info->compact;
 }
 
 bool uses_distance(kernel_kind k) noexcept {
-    return k != kernel_kind::poly;
+    const auto* info = detail::find_kernel_info(k);
+    return info && info->distance;
 }
 
 q_kind resolved_q(const energy_params& p) noexcept {
     if (p.q != q_kind::automatic) return p.q;
-    return p.kernel == kernel_kind::poly ? q_kind::identity : q_kind::log;
+    return uses_distance(p.kernel) ? q_kind::log : q_kind::identity;
 }
 
 void validate(const energy_params& p) {

@@ -8,13 +8,31 @@
 // The dot-product kernel (poly) is a function of z = beta x.xi with value f(z) and weight
 // w = f'(z), so grad_x Z = beta * sum_mu w_mu xi_mu. Compact kernels vanish for q >= 1 (the
 // boundary rule: distance exactly R is outside the support).
+//
+// A policy is the one place where a kernel is known (docs/adding_a_kernel.md). Besides value()
+// and weight() every policy carries:
+//   kind          its enumerator in include/denseam/kernels.hpp
+//   name          the spelling of the CLI and Python ("lsr"); kernel_names() lists these
+//   paper_name    the name of the paper's AKEM figure ("Epanechnikov")
+//   distance      a function of q (squared distance) rather than of z = beta x.xi
+//   compact       vanishes for q >= 1
+//   exp_type      values are max-shifted exponentials (online log-sum-exp)
+//   slope_degree  for the exact 1-D analysis (src/minima/minima_1d.cpp): in one dimension, with
+//                 u = x - xi, dK/du is a polynomial in u of this degree on every piece between
+//                 the breakpoints (the pattern and the support edges xi +- R); -1 where it is
+//                 not a polynomial (lse, cosine) or the kernel is not a distance kernel (poly).
+// Code that holds a kernel_kind at run time reads these through with_kernel() or the derived
+// table kernel_table below, never through a list of its own.
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <numbers>
+#include <string_view>
 #include <type_traits>
 
 #include "denseam/kernels.hpp"
@@ -88,9 +106,12 @@ DENSEAM_HD inline U exp_nonpositive(U x) noexcept {
 
 struct lse_kernel {
     static constexpr kernel_kind kind = kernel_kind::lse;
+    static constexpr std::string_view name = "lse";
+    static constexpr std::string_view paper_name = "Gaussian";
     static constexpr bool distance = true;
     static constexpr bool compact = false;
     static constexpr bool exp_type = true;  ///< values are max-shifted: K = exp(-(q - shift))
+    static constexpr int slope_degree = -1;
     template <class U>
     DENSEAM_HD static U value(U q) noexcept {
         return exp_nonpositive(-q);
@@ -103,9 +124,12 @@ struct lse_kernel {
 
 struct lsr_kernel {
     static constexpr kernel_kind kind = kernel_kind::lsr;
+    static constexpr std::string_view name = "lsr";
+    static constexpr std::string_view paper_name = "Epanechnikov";
     static constexpr bool distance = true;
     static constexpr bool compact = true;
     static constexpr bool exp_type = false;
+    static constexpr int slope_degree = 1;
     template <class U>
     DENSEAM_HD static U value(U q) noexcept {
         return q < U(1) ? U(1) - q : U(0);
@@ -118,9 +142,12 @@ struct lsr_kernel {
 
 struct triangle_kernel {
     static constexpr kernel_kind kind = kernel_kind::triangle;
+    static constexpr std::string_view name = "triangle";
+    static constexpr std::string_view paper_name = "Triangle";
     static constexpr bool distance = true;
     static constexpr bool compact = true;
     static constexpr bool exp_type = false;
+    static constexpr int slope_degree = 0;
     template <class U>
     DENSEAM_HD static U value(U q) noexcept {
         return q < U(1) ? U(1) - std::sqrt(q) : U(0);
@@ -134,9 +161,12 @@ struct triangle_kernel {
 
 struct tophat_kernel {
     static constexpr kernel_kind kind = kernel_kind::tophat;
+    static constexpr std::string_view name = "tophat";
+    static constexpr std::string_view paper_name = "Uniform";
     static constexpr bool distance = true;
     static constexpr bool compact = true;
     static constexpr bool exp_type = false;
+    static constexpr int slope_degree = 0;
     template <class U>
     DENSEAM_HD static U value(U q) noexcept {
         return q < U(1) ? U(1) : U(0);
@@ -149,9 +179,12 @@ struct tophat_kernel {
 
 struct cosine_kernel {
     static constexpr kernel_kind kind = kernel_kind::cosine;
+    static constexpr std::string_view name = "cosine";
+    static constexpr std::string_view paper_name = "Cosine";
     static constexpr bool distance = true;
     static constexpr bool compact = true;
     static constexpr bool exp_type = false;
+    static constexpr int slope_degree = -1;
     template <class U>
     DENSEAM_HD static U value(U q) noexcept {
         return q < U(1) ? std::cos(U(std::numbers::pi / 2) * std::sqrt(q)) : U(0);
@@ -168,9 +201,12 @@ struct cosine_kernel {
 
 struct quartic_kernel {
     static constexpr kernel_kind kind = kernel_kind::quartic;
+    static constexpr std::string_view name = "quartic";
+    static constexpr std::string_view paper_name = "Quartic";
     static constexpr bool distance = true;
     static constexpr bool compact = true;
     static constexpr bool exp_type = false;
+    static constexpr int slope_degree = 3;
     template <class U>
     DENSEAM_HD static U value(U q) noexcept {
         const U u = q < U(1) ? U(1) - q : U(0);
@@ -184,9 +220,12 @@ struct quartic_kernel {
 
 struct triweight_kernel {
     static constexpr kernel_kind kind = kernel_kind::triweight;
+    static constexpr std::string_view name = "triweight";
+    static constexpr std::string_view paper_name = "Triweight";
     static constexpr bool distance = true;
     static constexpr bool compact = true;
     static constexpr bool exp_type = false;
+    static constexpr int slope_degree = 5;
     template <class U>
     DENSEAM_HD static U value(U q) noexcept {
         const U u = q < U(1) ? U(1) - q : U(0);
@@ -201,9 +240,12 @@ struct triweight_kernel {
 
 struct tricube_kernel {
     static constexpr kernel_kind kind = kernel_kind::tricube;
+    static constexpr std::string_view name = "tricube";
+    static constexpr std::string_view paper_name = "Tricube";
     static constexpr bool distance = true;
     static constexpr bool compact = true;
     static constexpr bool exp_type = false;
+    static constexpr int slope_degree = 8;
     template <class U>
     DENSEAM_HD static U value(U q) noexcept {
         const U u = q < U(1) ? U(1) - q * std::sqrt(q) : U(0);
@@ -223,9 +265,12 @@ struct tricube_kernel {
 
 struct poly_kernel {
     static constexpr kernel_kind kind = kernel_kind::poly;
+    static constexpr std::string_view name = "poly";
+    static constexpr std::string_view paper_name = "Polynomial";
     static constexpr bool distance = false;
     static constexpr bool compact = false;
     static constexpr bool exp_type = false;
+    static constexpr int slope_degree = -1;
     template <class U>
     DENSEAM_HD static U value(U z, int n) noexcept {
         if (!(z > U(0))) return U(0);
@@ -242,9 +287,10 @@ struct poly_kernel {
     }
 };
 
-/// The one runtime -> compile-time switch over kernels: calls f(policy{}) for `k`.
+/// The one runtime -> compile-time switch over kernels: calls f(policy{}) for `k` (the one list
+/// of kernels; -Wswitch flags an enumerator without a case). An invalid `k` gets lsr_kernel.
 template <class Fn>
-decltype(auto) with_kernel(kernel_kind k, Fn&& f) {
+constexpr decltype(auto) with_kernel(kernel_kind k, Fn&& f) {
     switch (k) {
         case kernel_kind::lse:
             return f(lse_kernel{});
@@ -266,6 +312,68 @@ decltype(auto) with_kernel(kernel_kind k, Fn&& f) {
             return f(poly_kernel{});
     }
     return f(lsr_kernel{});
+}
+
+/// A policy's traits as a value, for code that holds a kernel_kind at run time.
+struct kernel_info {
+    kernel_kind kind;
+    std::string_view name;
+    std::string_view paper_name;
+    bool distance;
+    bool compact;
+    bool exp_type;
+    int slope_degree;
+};
+
+template <class P>
+constexpr kernel_info info_of() noexcept {
+    return {P::kind, P::name, P::paper_name, P::distance, P::compact, P::exp_type, P::slope_degree};
+}
+
+/// Number of kernels: the enumerators 0, 1, ... that with_kernel maps to their own policy (the
+/// first value past the last enumerator falls through to lsr_kernel, whose kind differs).
+inline constexpr std::size_t kernel_count = [] {
+    std::size_t n = 0;
+    while (with_kernel(static_cast<kernel_kind>(n), [](auto pol) { return decltype(pol)::kind; }) ==
+           static_cast<kernel_kind>(n))
+        ++n;
+    return n;
+}();
+
+/// Every kernel's traits, in enum order (kernel_table[i].kind == kernel_kind(i)).
+inline constexpr std::array<kernel_info, kernel_count> kernel_table = [] {
+    std::array<kernel_info, kernel_count> t{};
+    for (std::size_t i = 0; i < kernel_count; ++i)
+        t[i] = with_kernel(static_cast<kernel_kind>(i),
+                           [](auto pol) { return info_of<decltype(pol)>(); });
+    return t;
+}();
+
+static_assert(
+    [] {
+        for (std::size_t i = 0; i < kernel_count; ++i)
+            for (std::size_t j = 0; j < i; ++j)
+                if (kernel_table[i].name == kernel_table[j].name ||
+                    kernel_table[i].paper_name == kernel_table[j].paper_name)
+                    return false;
+        return true;
+    }(),
+    "every kernel needs its own name and paper_name");
+static_assert(
+    [] {
+        for (const auto& k : kernel_table)
+            if (k.name.empty() || k.paper_name.empty() || (k.compact && !k.distance) ||
+                (k.exp_type && k.compact) || (!k.distance && k.slope_degree >= 0))
+                return false;
+        return true;
+    }(),
+    "inconsistent kernel traits (compact and slope_degree need a distance kernel; exp-type "
+    "kernels have unbounded support)");
+
+/// The traits of kernel `k`; nullptr for a value outside the enumeration.
+constexpr const kernel_info* find_kernel_info(kernel_kind k) noexcept {
+    const auto i = static_cast<std::size_t>(k);
+    return i < kernel_count ? &kernel_table[i] : nullptr;
 }
 
 /// Scalar kernel value K and weight w for any kernel, in double (used by exact paths, tests

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Exact strict minima (and flat regions) of any distance-kernel energy in one dimension.
+// Kernel facts (compact support, exp-type, the degree of Z' on a piece) come from the kernel
+// policies in src/kernels/policies.hpp.
 //
 // Minima of E = -Q[Z] are the strict maxima of Z(x) = eps + sum K(beta/2 (x - xi)^2) for both
 // Q. The line is cut at the breakpoints (patterns, support edges xi +- R); on each piece Z is
@@ -26,10 +28,17 @@ namespace {
 
 constexpr double inf = std::numeric_limits<double>::infinity();
 
+// The policy traits of a validated kernel (src/kernels/policies.hpp).
+const detail::kernel_info& kernel_traits(kernel_kind k) {
+    const detail::kernel_info* info = detail::find_kernel_info(k);
+    if (!info) throw invalid_argument("invalid kernel enum value");
+    return *info;
+}
+
 class kernel_sum {
   public:
     kernel_sum(std::vector<double> xs, const energy_params& p)
-        : x_(std::move(xs)), p_(p), beta_(p.beta), lse_(p.kernel == kernel_kind::lse) {}
+        : x_(std::move(xs)), p_(p), beta_(p.beta), lse_(kernel_traits(p.kernel).exp_type) {}
 
     // Z(x) - eps, with a log-scale shift for the Gaussian: returns s with sum = s * exp(-shift).
     double sum(double x, double& shift) const {
@@ -93,26 +102,6 @@ class kernel_sum {
     double beta_;
     bool lse_;
 };
-
-// Degree of Z' on a piece for the polynomial kernels; -1 = not polynomial (sample).
-int slope_degree(kernel_kind k) {
-    switch (k) {
-        case kernel_kind::lsr:
-            return 1;
-        case kernel_kind::triangle:
-            return 0;
-        case kernel_kind::tophat:
-            return 0;
-        case kernel_kind::quartic:
-            return 3;
-        case kernel_kind::triweight:
-            return 5;
-        case kernel_kind::tricube:
-            return 8;
-        default:
-            return -1;
-    }
-}
 
 // Polynomial with ascending coefficients on s in [-1, 1].
 using poly = std::vector<double>;
@@ -230,12 +219,13 @@ minima_1d_result find_minima_1d(std::span<const double> patterns,
     if (!std::isfinite(options.novelty_threshold) || options.novelty_threshold < 0.0)
         throw invalid_argument("novelty_threshold must be finite and >= 0");
     minima_1d_result res;
-    if (params.kernel == kernel_kind::poly) return res;  // concave energy: no minima
+    const detail::kernel_info& kernel = kernel_traits(params.kernel);
+    if (!kernel.distance) return res;  // poly: concave energy, no minima
 
     const std::vector<double> xs(patterns.begin(), patterns.end());
     const kernel_sum f(xs, params);
     const double radius = std::sqrt(2.0 / params.beta);
-    const bool compact = has_compact_support(params.kernel);
+    const bool compact = kernel.compact;
     std::vector<double> bp;
     for (double x : xs) {
         bp.push_back(x);
@@ -264,7 +254,8 @@ minima_1d_result find_minima_1d(std::span<const double> patterns,
         if (sign_of_slope(a) > 0 && sign_of_slope(b) < 0) found.push_back(bisect(slope, a, b));
     };
 
-    const int deg = slope_degree(params.kernel);
+    // Degree of Z' on a piece (from the kernel policy); -1 = not polynomial (sample).
+    const int deg = kernel.slope_degree;
     std::vector<piece> pieces;
     for (std::size_t i = 0; i + 1 < bp.size(); ++i) {
         piece pc{bp[i], bp[i + 1]};
