@@ -63,6 +63,14 @@ loaded_pair load_memories_queries(const std::string& memories_path,
 /// Convert `m` to double precision (copy) or to float, as the computation needs.
 std::vector<double> as_f64(const loaded_matrix& m);
 std::vector<float> as_f32(const loaded_matrix& m);
+/// as_f32 for T = float, as_f64 for T = double.
+template <class T>
+std::vector<T> as_vector(const loaded_matrix& m) {
+    if constexpr (sizeof(T) == 4)
+        return as_f32(m);
+    else
+        return as_f64(m);
+}
 
 /// Options shared by every subcommand that takes an energy (--kernel --beta --eps --q --degree).
 struct energy_cli_options {

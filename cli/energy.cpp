@@ -23,14 +23,7 @@ nlohmann::json compute(const loaded_matrix& mem,
                        const std::string& grad_out,
                        const exec_options& ex,
                        bool print_values) {
-    std::vector<T> m, q;
-    if constexpr (sizeof(T) == 4) {
-        m = as_f32(mem);
-        q = as_f32(qry);
-    } else {
-        m = as_f64(mem);
-        q = as_f64(qry);
-    }
+    const std::vector<T> m = as_vector<T>(mem), q = as_vector<T>(qry);
     const std::int64_t n = qry.rows(), d = qry.cols();
     std::vector<T> e(static_cast<std::size_t>(n)),
         g(grad_out.empty() ? 0 : static_cast<std::size_t>(n * d));

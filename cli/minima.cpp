@@ -31,7 +31,15 @@ struct minima_cli {
     int threads = 0;
 };
 
-// An in-place progress bar on stderr.
+// The energy and the data set of a result, in front of the library's JSON.
+nlohmann::json context(const energy_params& p, const loaded_matrix& mem, double novelty) {
+    return {{"kernel", std::string(to_string(p.kernel))},
+            {"beta", p.beta},
+            {"eps", p.eps},
+            {"n_memories", mem.rows()},
+            {"dim", mem.cols()},
+            {"novelty_threshold", novelty}};
+}
 
 nlohmann::json lsr_at_beta(const minima_cli& o,
                            detail::file_plan& files,
@@ -52,21 +60,8 @@ nlohmann::json lsr_at_beta(const minima_cli& o,
     }
     if (!o.supports.empty()) files.set(o.supports, to_json(r) + "\n");
     files.commit();
-    nlohmann::json j = {{"kernel", "lsr"},
-                        {"beta", p.beta},
-                        {"eps", p.eps},
-                        {"n_memories", mem.rows()},
-                        {"dim", d},
-                        {"stored", r.stored},
-                        {"emergent", r.emergent},
-                        {"total", r.stored + r.emergent},
-                        {"novel", r.novel},
-                        {"novelty_threshold", o.novelty},
-                        {"candidates", r.candidates},
-                        {"status", std::string(to_string(r.status))},
-                        {"strategy", r.strategy_used},
-                        {"exact", r.status == minima_status::complete},
-                        {"seconds", r.seconds}};
+    nlohmann::json j = context(p, mem, o.novelty);
+    j.update(nlohmann::json::parse(summary_json(r)));
     if (!o.out.empty()) j["out"] = o.out;
     if (!o.supports.empty()) j["supports"] = o.supports;
     return j;
@@ -90,34 +85,13 @@ nlohmann::json any_kernel_1d(const minima_cli& o,
         files.set(o.out, to_npy_bytes(std::span<const double>(pos), shape));
     }
     files.commit();
-    nlohmann::json flat = nlohmann::json::array(), minima = nlohmann::json::array();
-    for (const auto& m : r.minima)
-        minima.push_back({{"position", m.position},
-                          {"energy", m.energy},
-                          {"stored", m.stored},
-                          {"novel", m.novel},
-                          {"nearest", m.nearest},
-                          {"nearest_distance", m.nearest_distance}});
-    for (const auto& f : r.flat)
-        flat.push_back(
-            {{"lo", f.lo}, {"hi", f.hi}, {"energy", f.energy}, {"is_minimum", f.is_minimum}});
-    nlohmann::json j = {{"kernel", std::string(to_string(p.kernel))},
-                        {"beta", p.beta},
-                        {"eps", p.eps},
-                        {"n_memories", mem.rows()},
-                        {"dim", 1},
-                        {"stored", r.stored},
-                        {"emergent", r.emergent},
-                        {"total", r.stored + r.emergent},
-                        {"novel", r.novel},
-                        {"novelty_threshold", o.novelty},
-                        {"candidates", static_cast<std::int64_t>(r.minima.size())},
-                        {"status", "complete"},
-                        {"strategy", "1d"},
-                        {"exact", true},
-                        {"minima", minima},
-                        {"flat", flat},
-                        {"seconds", secs}};
+    nlohmann::json j = context(p, mem, o.novelty);
+    j.update(nlohmann::json::parse(to_json(r)));
+    j.update({{"candidates", static_cast<std::int64_t>(r.minima.size())},
+              {"status", "complete"},
+              {"strategy", "1d"},
+              {"exact", true},
+              {"seconds", secs}});
     if (!o.out.empty()) j["out"] = o.out;
     return j;
 }
@@ -234,22 +208,10 @@ run_fn add_minima(CLI::App& sub) {
                 } else {
                     j = {{"kernel", "lsr"}, {"n_memories", mem.rows()}, {"dim", mem.cols()}};
                 }
-                j["curve"] = {{"breakpoints", c.breakpoints},
-                              {"stored", c.stored},
-                              {"emergent", c.emergent},
-                              {"candidates", c.candidates},
-                              {"status", std::string(to_string(c.status))},
-                              {"strategy", "gray"},
-                              {"seconds", c.seconds},
-                              {"note",
-                               "interval i is (breakpoints[i-1], breakpoints[i]) in beta, "
-                               "with breakpoints[-1] = 0 and breakpoints[K] = +inf"}};
+                j["curve"] = nlohmann::json::parse(to_json(c));
                 if (!have_beta) {
-                    j["candidates"] = c.candidates;
-                    j["exact"] = c.status == minima_status::complete;
-                    j["status"] = std::string(to_string(c.status));
-                    j["strategy"] = "gray";
-                    j["seconds"] = c.seconds;
+                    for (const char* key : {"candidates", "exact", "status", "strategy", "seconds"})
+                        j[key] = j["curve"][key];
                 }
             } else {
                 j = lsr_at_beta(*o, files, mem, x, p, mo, ex);

@@ -78,14 +78,7 @@ nlohmann::json run_retrieve(const retrieve_cli& o,
                             const loaded_matrix& qry) {
     const energy_params p = o.energy.to_params();
     const retrieve_options ro = o.options();
-    std::vector<T> m, q;
-    if constexpr (sizeof(T) == 4) {
-        m = as_f32(mem);
-        q = as_f32(qry);
-    } else {
-        m = as_f64(mem);
-        q = as_f64(qry);
-    }
+    const std::vector<T> m = as_vector<T>(mem), q = as_vector<T>(qry);
     const exec_options ex = make_exec(o.threads);
     const std::int64_t n = qry.rows(), d = qry.cols();
     const auto t0 = std::chrono::steady_clock::now();

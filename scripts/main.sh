@@ -5,10 +5,13 @@
 # about 30 s), with figures and
 # report.md. `bash scripts/main.sh --logl0-full [OUT]` runs the paper's LOGL0 sweep instead
 # (1,600 runs, `denseam logl0 --sweep paper`; see docs/experiments.md for its cost).
+# report.md is written by python/denseam/report.py from the data and $OUT/timings.json.
 set -euo pipefail
 logl0_sweep=reduced
+job_cmd="bash scripts/main.sh"
 if [ "${1:-}" = "--logl0-full" ]; then
   logl0_sweep=paper
+  job_cmd+=" --logl0-full"
   shift
 fi
 source "$(dirname "$0")/env.sh"
@@ -53,107 +56,14 @@ logl0_s=$(elapsed "$t")
 "$py" "$plots" logl0 "$out/logl0.jsonl" "$out/logl0" ||
   echo "main.sh: warning: no LOGL0 figure (matplotlib missing?)" >&2
 
-figure() {  # figure FILE CAPTION: a Markdown image if the PNG exists, else a note
-  if [ -f "$out/$1" ]; then echo "![$2]($1)"; else echo "(figure $1 not made: matplotlib missing)"; fi
-}
-md() { "$py" "$plots" "$@" 2>/dev/null || echo "(table not available: $py $plots $* failed)"; }
 total_s=$(elapsed "$job_start")
 
-{
-  echo "# denseam results"
-  echo
-  echo "Produced by \`bash scripts/main.sh\` on $(date -u +%Y-%m-%d) ($(nproc) cores):"
-  echo "Fig. 1 ${fig1_s} s, AKEM ${akem_s} s, the full LMIN0 sweep (900 configurations) ${lmin0_s} s,"
-  echo "the $logl0_sweep LOGL0 sweep ${logl0_s} s;"
-  echo "${total_s} s for all experiments and figures (after the build)."
-  echo "Every minimum below is exact: LSR minima by enumeration of supports (distinct points,"
-  echo "strict support rule, double precision), other kernels by the exact 1-D analysis."
-  echo "Commands, output fields and the mapping to the reference: docs/experiments.md."
-  echo
-  echo "## Fig. 1: landscapes of the 1-D pair and the 2-D triangle (\`denseam fig1\`)"
-  echo
-  figure fig1/fig1.png "Fig. 1"
-  echo
-  md fig1-table "$out/fig1/fig1.json"
-  echo
-  echo "Paper: LSR keeps both patterns and adds a minimum between them where the supports"
-  echo "overlap (β = 0.9), LSE merges them instead. Ours: the same counts as paper.md 3.1/V1/V3"
-  echo "(column 'paper'), from the true minima rather than grid peaks. The LSE middle panel uses"
-  echo "β = 1.5 (minima at ±0.8586, farther than 0.1 from the patterns, hence 'emergent')"
-  echo "instead of the paper's 1.00001, whose two minima at ±0.0055 a 200-point grid cannot"
-  echo "separate. Data: fig1/fig1.json; the demo table: fig1_minima.txt."
-  echo
-  echo "## AKEM: 8 kernels x 7 half-widths (\`denseam akem\`)"
-  echo
-  figure akem/akem.png "AKEM"
-  echo
-  echo "Cells: strict minima within 0.1 of a pattern + emergent ones; \`!\` global emergence"
-  echo "(both patterns kept as minima and an emergent one); \`=L\` a flat minimum of total"
-  echo "length L; \`~L\` flat intervals of total length L that are not minima. β = 2/h² for the"
-  echo "compact kernels (half-width R = h), 1/h² for the Gaussian."
-  echo
-  md akem-table "$out/akem/akem.json"
-  echo
-  md akem-claims "$out/akem/akem.json"
-  echo
-  echo "The reference counts grid points with a non-strict detector (e.g. Triangle '2+167',"
-  echo "Uniform '0+998'; one minimum at 0 reported twice at ±0.002); here flat regions are"
-  echo "intervals and every strict minimum is counted once."
-  echo
-  echo "## LMIN0: every minimum of random pattern sets (\`denseam lmin0\`)"
-  echo
-  figure lmin0.png "LMIN0"
-  echo
-  echo "Bold lines: seed 0 (as the paper plots); thin: seeds 42 and 88. Data: lmin0.jsonl"
-  echo "(one line per pattern set and β, the reference's field names)."
-  echo
-  md lmin0-claims "$out/lmin0.jsonl"
-  echo
-  md lmin0-summary "$out/lmin0.jsonl"
-  echo
-  echo "### Where we differ from the reference, and why"
-  echo
-  echo "- Minima are counted as distinct points with their support sets, decided by the exact"
-  echo "  active-set test in double precision (paper.md 1.2); the reference counts subsets whose"
-  echo "  float32 gradient is below 5e-6, which misses a few percent of true minima at mid-range"
-  echo "  β (paper.md 3.2) and counts coincident centroids more than once (only in symmetric sets)."
-  echo "- The patterns come from the reference's biased generator (3M uniform draws, sorted"
-  echo "  lexicographically, the first M kept: first coordinate in about [0, 1/3]) re-implemented"
-  echo "  with std::mt19937_64; JAX's streams cannot be reproduced, so the pattern sets, and"
-  echo "  with them the individual numbers, differ from the paper's draw by draw. \`--generator"
-  echo "  uniform\` gives truly uniform patterns."
-  echo "- The β grid is linear over [2/d, 8/r_min²] as in the reference code (the paper's text"
-  echo "  says geometric over [2/d, 2/r_min²]; \`--geometric\` is available)."
-  echo "- vol_coverage uses 10⁶ uniform samples of [0,1)^d with a fixed seed for every β, as the"
-  echo "  reference does, from one nearest-pattern pass per pattern set."
-  echo "- One exact pass over all 2^M subsets per pattern set serves its 50 betas; the paper"
-  echo "  reports ~48 h on 8 GPUs for this sweep."
-  echo
-  echo "## LOGL0: are retrieved memories good samples? (\`denseam logl0 --sweep $logl0_sweep\`)"
-  echo
-  echo "Sweep \`$logl0_sweep\` in ${logl0_s} s (reduced: the paper's headline panel, Fig. 3 right,"
-  echo "k = 10, d = 8, M = 25, seeds 3-7, 20 geometric betas over [2/d, 8/r_min²], N = 500 shell"
-  echo "queries per pattern, LSR exact fixed point vs LSE cosine-schedule descent, 13,000 steps"
-  echo "at most, early stop at max|grad| < 1e-6 (float32 gradient like the reference);"
-  echo "\`bash scripts/main.sh --logl0-full\` runs the paper's 1,600 runs). Figures: one per (k, d)"
-  echo "as the paper's Figs. 7-8, mean ± std over seeds; dashed: LSE patterns with a true minimum"
-  echo "within 0.1 (the sound criterion beside the reference's loose ||∇E||/√β < 0.1)."
-  echo
-  for f in "$out"/logl0_k*_d*.png; do
-    if [ -f "$f" ]; then figure "$(basename "$f")" "LOGL0"; fi
-  done
-  echo
-  md logl0-table "$out/logl0.jsonl"
-  echo
-  echo "Columns: unique LSR = distinct support sets reached (each an exact minimum); unique LSE"
-  echo "(grid) = the reference's count of truncated cells of side sqrt(2/β); LSE minima = distinct"
-  echo "converged LSE states (within 1e-3). Data: logl0.jsonl (per-sample log-likelihoods left out"
-  echo "with --no-samples)."
-  echo
-  echo "## Fig. 1 minima as printed by \`denseam demo\`"
-  echo
-  echo '```'
-  cat "$out/fig1_minima.txt"
-  echo '```'
-} > "$out/report.md"
+# What was run and how long it took; report.py builds report.md from it and the data in $out.
+cat > "$out/timings.json" <<EOF
+{"command": "$job_cmd", "date": "$(date -u +%Y-%m-%d)", "cores": $(nproc),
+ "logl0_sweep": "$logl0_sweep",
+ "seconds": {"fig1": $fig1_s, "akem": $akem_s, "lmin0": $lmin0_s, "logl0": $logl0_s,
+             "total": $total_s}}
+EOF
+"$py" "$DENSEAM_ROOT/python/denseam/report.py" "$out" --timings "$out/timings.json"
 echo "report: $out/report.md (experiments ${total_s} s)"

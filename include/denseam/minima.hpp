@@ -127,6 +127,10 @@ minima_result find_lsr_minima(matrix_view<const double> patterns,
 /// r.minima. Positions are not included (the CLI writes them as .npy).
 std::string to_json(const minima_result& r);
 
+/// The counts of `r` as one JSON object: stored, emergent, total, novel, candidates, status,
+/// strategy, exact (status is complete), seconds (the summary `denseam minima` prints).
+std::string summary_json(const minima_result& r);
+
 /// Minima counts of the LSR energy at several betas.
 struct minima_counts {
     std::vector<double> betas;           ///< the betas asked for, in the order given
@@ -211,6 +215,14 @@ struct minima_1d_result {
     std::vector<flat_interval> flat;  ///< increasing, disjoint
     std::int64_t stored = 0, emergent = 0, novel = 0;
 };
+
+/// The curve as one JSON object: breakpoints, stored, emergent, candidates, status, exact,
+/// strategy ("gray"), seconds and a note saying how to read the intervals.
+std::string to_json(const minima_curve& c);
+
+/// The 1-D result as one JSON object: stored, emergent, total, novel, minima (position, energy,
+/// stored, novel, nearest, nearest_distance each) and flat (lo, hi, energy, is_minimum each).
+std::string to_json(const minima_1d_result& r);
 
 /// All strict local minima (and the flat regions) of E(x) = -Q[eps + sum_mu K(beta/2 (x-xi)^2)]
 /// on the real line, for any distance kernel of kernels.hpp. The line is cut at the patterns

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Figures and Markdown summaries of the paper's experiments from denseam's JSON output.
+"""Figures of the paper's experiments from denseam's JSON output.
 
 Pure Python (json + NumPy + matplotlib with the Agg backend); it does not need the compiled
 module, so it also runs as a script under Debian's /usr/bin/python3:
@@ -7,17 +7,23 @@ module, so it also runs as a script under Debian's /usr/bin/python3:
     python3 plots.py fig1  fig1.json   fig1.png
     python3 plots.py akem  akem.json   akem.png
     python3 plots.py lmin0 lmin0.jsonl lmin0.png [--generator reference] [--seed 0]
-    python3 plots.py report RESULTS_DIR          # Markdown tables of whatever data is there
+    python3 plots.py logl0 logl0.jsonl PREFIX    # PREFIX_k<k>_d<d>.png, one per (k, d)
 
-`denseam fig1`, `denseam akem` and `denseam lmin0 --plot` call it. Exit status 3 when
-matplotlib is missing (the callers then warn and keep their data).
+`denseam fig1`, `denseam akem`, `denseam lmin0 --plot` and `denseam logl0 --plot` call it. Exit
+status 3 when matplotlib is missing (the callers then warn and keep their data). The Markdown
+tables and results/report.md are report.py's; the data readers both use are in _results.py.
 """
 import argparse
-import json
 import math
 import os
 import sys
-from collections import defaultdict
+
+try:  # inside the package (denseam.plots)
+    from ._results import (akem_cell, lmin0_groups, LOGL0_METRICS, logl0_groups, read_json,
+                           read_jsonl, run_main)
+except ImportError:  # run as a script from python/denseam
+    from _results import (akem_cell, lmin0_groups, LOGL0_METRICS, logl0_groups, read_json,
+                           read_jsonl, run_main)
 
 STORED = "tab:blue"
 EMERGENT = "tab:red"
@@ -128,8 +134,7 @@ def plot_fig1(json_path, png_path):
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    with open(json_path, encoding="utf-8") as f:
-        doc = json.load(f)
+    doc = read_json(json_path)
     panels = doc["panels"]
     if not panels or "energy" not in panels[0]:
         raise SystemExit("plots.py: fig1 data has no landscapes (use `denseam fig1`)")
@@ -159,36 +164,7 @@ def plot_fig1(json_path, png_path):
     plt.close(fig)
 
 
-def fig1_markdown(json_path):
-    with open(json_path, encoding="utf-8") as f:
-        doc = json.load(f)
-    lines = ["| panel | kernel | β | minima | stored | emergent | paper | positions |",
-             "|---|---|---|---|---|---|---|---|"]
-    for p in doc["panels"]:
-        pos = ", ".join("(" + ", ".join(f"{v:+.4f}" for v in m["position"]) + ")"
-                        if len(m["position"]) > 1 else f"{m['position'][0]:+.4f}"
-                        for m in p["minima"])
-        ok = "✓" if p["matches_paper"] else "✗"
-        lines.append(f"| {p['name']} | {p['kernel']} | {p['beta']:g} | {p['num_minima']} | "
-                     f"{p['num_stored']} | {p['num_emergent']} | "
-                     f"{p['paper_minima']} ({p['paper_emergent']}) {ok} | {pos} |")
-    return "\n".join(lines)
-
-
 # ---- AKEM ------------------------------------------------------------------------------------
-
-def _akem_cell(p):
-    s = f"{p['num_near_pattern']}+{p['num_emergent']}"
-    if p.get("global_emergence"):
-        s += "!"
-    flat_min = sum(f["hi"] - f["lo"] for f in p["flat"] if f["is_minimum"])
-    flat_other = sum(f["hi"] - f["lo"] for f in p["flat"] if not f["is_minimum"])
-    if flat_min > 0:
-        s += f" ={flat_min:.2f}"
-    if flat_other > 0:
-        s += f" ~{flat_other:.2f}"
-    return s
-
 
 def plot_akem(json_path, png_path):
     """7 x 8 grid (rows: half-widths h, columns: kernels) like the paper's Fig. 6."""
@@ -196,8 +172,7 @@ def plot_akem(json_path, png_path):
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    with open(json_path, encoding="utf-8") as f:
-        doc = json.load(f)
+    doc = read_json(json_path)
     nk, nw = doc["n_kernels"], doc["n_widths"]
     panels = doc["panels"]
     x = doc["grid"]
@@ -228,7 +203,7 @@ def plot_akem(json_path, png_path):
             ax.set_xticks([-2, -1, 0, 1, 2] if w == nw - 1 else [])
             ax.set_yticks([])
             ax.tick_params(labelsize=7)
-            ax.text(0.03, 0.95, _akem_cell(p), transform=ax.transAxes, fontsize=8, va="top",
+            ax.text(0.03, 0.95, akem_cell(p), transform=ax.transAxes, fontsize=8, va="top",
                     ha="left", bbox=dict(fc="w", ec="none", alpha=0.7, pad=1))
             if w == 0:
                 ax.set_title(p["name"], fontsize=10)
@@ -250,47 +225,7 @@ def plot_akem(json_path, png_path):
     plt.close(fig)
 
 
-def akem_markdown(json_path):
-    with open(json_path, encoding="utf-8") as f:
-        doc = json.load(f)
-    nk, nw = doc["n_kernels"], doc["n_widths"]
-    panels = doc["panels"]
-    hs = [panels[w]["h"] for w in range(nw)]
-    lines = ["| kernel \\ h | " + " | ".join(f"{h:g}" for h in hs) + " |",
-             "|---" * (nw + 1) + "|"]
-    for k in range(nk):
-        row = panels[k * nw: (k + 1) * nw]
-        lines.append(f"| {row[0]['name']} | " + " | ".join(_akem_cell(p) for p in row) + " |")
-    return "\n".join(lines)
-
-
 # ---- LMIN0 -----------------------------------------------------------------------------------
-
-def read_jsonl(path):
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if line:
-                rows.append(json.loads(line))
-    return rows
-
-
-def _lmin0_groups(rows, generator=None):
-    """{(M, d): {seed: [rows sorted by beta]}} for one generator and grid kind."""
-    if generator is None:
-        gens = {r.get("generator", "reference") for r in rows}
-        generator = "reference" if "reference" in gens else sorted(gens)[0]
-    g = defaultdict(lambda: defaultdict(list))
-    for r in rows:
-        if r.get("generator", "reference") != generator:
-            continue
-        g[(r["M"], r["d"])][r["seed"]].append(r)
-    for per_seed in g.values():
-        for seed in per_seed:
-            per_seed[seed].sort(key=lambda r: r["beta"])
-    return generator, g
-
 
 def plot_lmin0(jsonl_path, png_path, generator=None, seed=0):
     """Fig. 3 left: stored and emergent counts vs beta (log y), y = M dotted, coverage on a twin
@@ -300,7 +235,7 @@ def plot_lmin0(jsonl_path, png_path, generator=None, seed=0):
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    generator, groups = _lmin0_groups(read_jsonl(jsonl_path), generator)
+    generator, groups = lmin0_groups(read_jsonl(jsonl_path), generator)
     if not groups:
         raise SystemExit(f"plots.py: no LMIN0 rows for generator {generator} in {jsonl_path}")
     ms = sorted({m for m, _ in groups})
@@ -363,184 +298,7 @@ def plot_lmin0(jsonl_path, png_path, generator=None, seed=0):
     plt.close(fig)
 
 
-def lmin0_summary(rows, generator=None, recoverable=0.6):
-    """Per (M, d) and seed: the peak emergent count, its beta, the stored share and coverage
-    there, and the largest emergent count among betas where >= `recoverable` of the stored
-    patterns are minima."""
-    generator, groups = _lmin0_groups(rows, generator)
-    out = []
-    for (m, d) in sorted(groups, key=lambda k: (k[0], k[1])):
-        for seed, rs in sorted(groups[(m, d)].items()):
-            peak = max(rs, key=lambda r: r["num_new_mems"])
-            ok = [r for r in rs if r["num_old_mems"] >= recoverable * m]
-            best = max(ok, key=lambda r: r["num_new_mems"]) if ok else None
-            out.append(dict(M=m, d=d, seed=seed, nbetas=len(rs), peak=peak, best=best,
-                            seconds=max(r.get("seconds", 0.0) for r in rs)))
-    return generator, out
-
-
-def lmin0_markdown(jsonl_path, generator=None):
-    generator, summary = lmin0_summary(read_jsonl(jsonl_path), generator)
-    lines = [f"Generator: `{generator}`. Peak = the beta of the grid with the most emergent "
-             "minima; 'with ≥ 60 % stored' = the most emergent minima among betas where at least "
-             "60 % of the stored patterns are minima (the paper's regime).",
-             "",
-             "| M | d | seed | peak new | at β (β/β_max) | stored there | coverage there | "
-             "new with ≥ 60 % stored | its coverage | seconds |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for s in summary:
-        p, b = s["peak"], s["best"]
-        cov = "–" if p["vol_coverage"] is None else f"{p['vol_coverage']:.3f}"
-        bcell = "–" if b is None else f"{b['num_new_mems']} (β = {b['beta']:.3g})"
-        bcov = "–" if b is None or b["vol_coverage"] is None else f"{b['vol_coverage']:.3f}"
-        lines.append(f"| {s['M']} | {s['d']} | {s['seed']} | {p['num_new_mems']} | "
-                     f"{p['beta']:.3g} ({p['beta'] / p['beta_max']:.3f}) | "
-                     f"{p['num_old_mems']}/{s['M']} | {cov} | {bcell} | {bcov} | "
-                     f"{s['seconds']:.2f} |")
-    # mean over seeds per (M, d)
-    agg = defaultdict(list)
-    for s in summary:
-        agg[(s["M"], s["d"])].append(s)
-    lines += ["", "Mean over seeds:", "",
-              "| M | d | seeds | mean peak new | peak / M | mean stored share at peak | "
-              "mean coverage at peak |",
-              "|---|---|---|---|---|---|---|"]
-    for (m, d), ss in sorted(agg.items()):
-        pk = [s["peak"]["num_new_mems"] for s in ss]
-        st = [s["peak"]["num_old_mems"] / m for s in ss]
-        cv = [s["peak"]["vol_coverage"] for s in ss if s["peak"]["vol_coverage"] is not None]
-        mean_cov = f"{sum(cv) / len(cv):.3f}" if cv else "–"
-        lines.append(f"| {m} | {d} | {len(ss)} | {sum(pk) / len(pk):.1f} | "
-                     f"{sum(pk) / len(pk) / m:.1f} | {sum(st) / len(st):.2f} | {mean_cov} |")
-    return "\n".join(lines)
-
-
-# ---- the paper's claims beside ours ----------------------------------------------------------
-
-def lmin0_claims_markdown(jsonl_path, generator=None):
-    """Paper.md 3.2 headline claims, each with our numbers from the data."""
-    rows = read_jsonl(jsonl_path)
-    generator, groups = _lmin0_groups(rows, generator)
-    sets = [(m, d, seed, rs) for (m, d), per in sorted(groups.items())
-            for seed, rs in sorted(per.items())]
-    first_ok = sum(1 for _, _, _, rs in sets
-                   if (rs[0]["num_old_mems"], rs[0]["num_new_mems"]) == (0, 1))
-    last = [(m, rs[-1]) for m, _, _, rs in sets]
-    last_ok = sum(1 for m, r in last if (r["num_old_mems"], r["num_new_mems"]) == (m, 0))
-    lines = ["| paper (paper.md 3.2) | ours |", "|---|---|",
-             f"| smallest β (2/d): one minimum, the global centroid | {first_ok}/{len(sets)} "
-             "pattern sets: 0 stored + 1 emergent |",
-             f"| largest β: only the M stored patterns | {last_ok}/{len(sets)} pattern sets "
-             "at β_max itself" + ("" if last_ok == len(sets) else
-                                 " (the others: M stored + the closest pair's midpoint, whose "
-                                 "members sit exactly on R there: a tangent tie that double "
-                                 "rounding decides)") +
-             "; every β > β_max gives exactly M stored + 0 (tested) |"]
-    by_md = defaultdict(list)
-    for m, d, seed, rs in sets:
-        peak = max(rs, key=lambda r: r["num_new_mems"])
-        by_md[(m, d)].append(peak)
-    cells = []
-    for (m, d), peaks in sorted(by_md.items()):
-        mean = sum(p["num_new_mems"] for p in peaks) / len(peaks)
-        cells.append(f"M={m}, d={d}: {mean:.0f} ({mean / m:.0f}×M)")
-    lines.append("| at critical β, orders of magnitude more emergent memories than M | peak "
-                 "emergent count, mean over seeds: " + "; ".join(cells) + " |")
-    cells = []
-    for (m, d), peaks in sorted(by_md.items()):
-        st = sum(p["num_old_mems"] / m for p in peaks) / len(peaks)
-        cv = [p["vol_coverage"] for p in peaks if p["vol_coverage"] is not None]
-        cov = f"{100 * sum(cv) / len(cv):.0f} %" if cv else "–"
-        cells.append(f"M={m}, d={d}: {100 * st:.0f} % stored, {cov} covered")
-    lines.append("| … with > 60 % of the stored patterns recoverable and ~20 % of the cube "
-                 "supported | at the peak, mean over seeds: " + "; ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def akem_claims_markdown(json_path):
-    """Paper.md 3.4 (Appendix C) findings, each with what the exact analysis says."""
-    with open(json_path, encoding="utf-8") as f:
-        doc = json.load(f)
-    by = defaultdict(list)
-    for p in doc["panels"]:
-        by[p["name"]].append(p)
-
-    def hs(name, pred):
-        return ", ".join(f"{p['h']:g}" for p in by.get(name, []) if pred(p)) or "none"
-
-    emerg = [f"{n} (h = {hs(n, lambda p: p['global_emergence'])})" for n in by
-             if any(p["global_emergence"] for p in by[n])]
-    lines = ["| paper (Appendix C) | ours (exact 1-D analysis) |", "|---|---|",
-             "| all compact kernels show emergence except Triweight | global emergence (both "
-             "patterns kept as minima + an emergent one) for " + "; ".join(emerg) + "; "
-             f"Triweight: {hs('Triweight', lambda p: p['global_emergence'])} |",
-             "| Uniform: impractical (zero gradient almost everywhere) | strict minima: "
-             f"{sum(p['num_minima'] for p in by.get('Uniform', []))} in all 7 panels; flat "
-             "only |",
-             "| Triangle forms a perfectly flat manifold where basins overlap | flat minimum "
-             f"(an interval) for h = {hs('Triangle', lambda p: p['num_flat_minima'] > 0)}; a "
-             "flat non-minimum plateau between the patterns for h = "
-             f"{hs('Triangle', lambda p: p['num_flat'] > p['num_flat_minima'])} |",
-             "| Gaussian (LSE) never shows emergence | global emergence: "
-             f"{hs('Gaussian', lambda p: p['global_emergence'])}; the two minima merge into one "
-             f"for h = {hs('Gaussian', lambda p: p['num_minima'] == 1)} |",
-             "| Quartic: emergence only in a very narrow β range | h = "
-             f"{hs('Quartic', lambda p: p['global_emergence'])} of the 7 |",
-             "| Cosine almost identical to Epanechnikov | emergence at h = "
-             f"{hs('Cosine', lambda p: p['global_emergence'])} vs "
-             f"{hs('Epanechnikov', lambda p: p['global_emergence'])} |"]
-    return "\n".join(lines)
-
-
-# ---- command line ----------------------------------------------------------------------------
-
-def report(results_dir):
-    """Markdown sections for the data files found in `results_dir`."""
-    parts = []
-    fig1 = os.path.join(results_dir, "fig1", "fig1.json")
-    if os.path.exists(fig1):
-        parts += ["### Fig. 1", "", fig1_markdown(fig1), ""]
-    akem = os.path.join(results_dir, "akem", "akem.json")
-    if os.path.exists(akem):
-        parts += ["### AKEM", "", akem_markdown(akem), ""]
-    lmin0 = os.path.join(results_dir, "lmin0.jsonl")
-    if os.path.exists(lmin0):
-        parts += ["### LMIN0", "", lmin0_markdown(lmin0), ""]
-    return "\n".join(parts)
-
-
 # ---- LOGL0 (paper.md 3.3, Figs. 7-8) ------------------------------------------------------
-
-LOGL0_METRICS = (("avg_logl", "avg log-likelihood"),
-                 ("num_unique_retrievals", "unique retrievals"),
-                 ("og_mems_recoverable", "recoverable patterns"))
-
-
-def logl0_groups(rows):
-    """{(k, d): {(M, energy): [(beta_idx, mean beta, {metric: (mean, std, n)})]}}, de-duplicated on
-    (beta_idx, M, d, seed, sigma, energy, k) like the reference's evaluation (last line wins)."""
-    import numpy as np
-
-    last = {}
-    for r in rows:
-        last[(r["beta_idx"], r["M"], r["d"], r["seed"], r["true_sigma"], r["energy"], r["k"],
-              r.get("patterns", ""))] = r
-    cells = defaultdict(list)
-    for r in last.values():
-        cells[(r["k"], r["d"], r["M"], r["energy"], r["beta_idx"])].append(r)
-    out = defaultdict(lambda: defaultdict(list))
-    metrics = [m for m, _ in LOGL0_METRICS] + ["og_mems_recoverable_sound", "num_unique_minima",
-                                                "num_novel"]
-    for (k, d, m, e, bi), rs in sorted(cells.items()):
-        stats = {}
-        for name in metrics:
-            v = np.array([math.nan if r.get(name) is None else r.get(name, math.nan) for r in rs],
-                         dtype=float)
-            stats[name] = (float(np.nanmean(v)) if np.isfinite(v).any() else math.nan,
-                           float(np.nanstd(v)) if np.isfinite(v).any() else math.nan, len(rs))
-        out[(k, d)][(m, e)].append((bi, float(np.mean([r["beta"] for r in rs])), stats))
-    return out
-
 
 def plot_logl0(jsonl_path, out_prefix):
     """Figs. 7-8: per (k, d) one figure, rows avg_logl / unique retrievals / recoverable
@@ -599,33 +357,6 @@ def plot_logl0(jsonl_path, out_prefix):
     return paths
 
 
-def logl0_markdown(jsonl_path):
-    """A table per (k, d, M): for each beta index, mean over seeds of avg_logl and unique
-    retrievals for LSR and LSE, plus LSE distinct minima and sound recoverability."""
-    groups = logl0_groups(read_jsonl(jsonl_path))
-    lines = []
-    for (k, d), series in sorted(groups.items()):
-        for m in sorted({m for m, _ in series}):
-            lsr = {p[0]: p for p in series.get((m, "lsr"), [])}
-            lse = {p[0]: p for p in series.get((m, "lse"), [])}
-            lines.append(f"\n**k = {k}, d = {d}, M = {m}** (mean over seeds)\n")
-            lines.append("| beta idx | beta | logl LSR | logl LSE | unique LSR | unique LSE (grid) "
-                         "| LSE minima | recov. LSR | recov. LSE loose / sound |")
-            lines.append("|---|---|---|---|---|---|---|---|---|")
-            for bi in sorted(set(lsr) | set(lse)):
-                a, b = lsr.get(bi), lse.get(bi)
-                f = lambda p, key, fmt: (fmt % p[2][key][0]) if p else "-"
-                beta = (a or b)[1]
-                lines.append(
-                    f"| {bi} | {beta:.3g} | {f(a, 'avg_logl', '%.2f')} | {f(b, 'avg_logl', '%.2f')} "
-                    f"| {f(a, 'num_unique_retrievals', '%.1f')} "
-                    f"| {f(b, 'num_unique_retrievals', '%.1f')} | {f(b, 'num_unique_minima', '%.1f')} "
-                    f"| {f(a, 'og_mems_recoverable', '%.1f')} "
-                    f"| {f(b, 'og_mems_recoverable', '%.1f')} / "
-                    f"{f(b, 'og_mems_recoverable_sound', '%.1f')} |")
-    return "\n".join(lines)
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -638,19 +369,9 @@ def main(argv=None):
     s.add_argument("png")
     s.add_argument("--generator", default=None)
     s.add_argument("--seed", type=int, default=0)
-    s = sub.add_parser("lmin0-summary")
-    s.add_argument("data")
-    s.add_argument("--generator", default=None)
     s = sub.add_parser("logl0")
     s.add_argument("data")
     s.add_argument("prefix")
-    s = sub.add_parser("logl0-table")
-    s.add_argument("data")
-    s = sub.add_parser("report")
-    s.add_argument("dir")
-    for name in ("lmin0-claims", "akem-claims", "fig1-table", "akem-table"):
-        s = sub.add_parser(name)
-        s.add_argument("data")
     a = ap.parse_args(argv)
     if a.cmd == "fig1":
         plot_fig1(a.data, a.png)
@@ -658,36 +379,10 @@ def main(argv=None):
         plot_akem(a.data, a.png)
     elif a.cmd == "lmin0":
         plot_lmin0(a.data, a.png, a.generator, a.seed)
-    elif a.cmd == "lmin0-summary":
-        print(lmin0_markdown(a.data, a.generator))
     elif a.cmd == "logl0":
         plot_logl0(a.data, a.prefix)
-    elif a.cmd == "logl0-table":
-        print(logl0_markdown(a.data))
-    elif a.cmd == "report":
-        print(report(a.dir))
-    elif a.cmd == "lmin0-claims":
-        print(lmin0_claims_markdown(a.data))
-    elif a.cmd == "akem-claims":
-        print(akem_claims_markdown(a.data))
-    elif a.cmd == "fig1-table":
-        print(fig1_markdown(a.data))
-    elif a.cmd == "akem-table":
-        print(akem_markdown(a.data))
     return 0
 
 
-def _main_one_line_errors(argv=None):
-    """main() for the command line: an error is one line on stderr and exit status 1 (the
-    denseam CLI shows that line), not a traceback."""
-    try:
-        return main(argv)
-    except SystemExit:
-        raise
-    except Exception as e:  # noqa: BLE001 - reported in one line
-        print(f"plots.py: error: {type(e).__name__}: {e}", file=sys.stderr)
-        return 1
-
-
 if __name__ == "__main__":
-    sys.exit(_main_one_line_errors())
+    sys.exit(run_main(main, "plots.py"))
