@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common.hpp"
+#include "denseam/version.hpp"
 
 namespace {
 

@@ -4,9 +4,9 @@
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build clang libclang-rt-14-dev clang-format
-  libopenblas-openmp-dev libeigen3-dev libnanoflann-dev zlib1g-dev
-  libcli11-dev nlohmann-json3-dev libfmt-dev
-  libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
+  libopenblas-openmp-dev libeigen3-dev libnanoflann-dev
+  libcli11-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
   python3-dev pybind11-dev python3-pybind11 python3-numpy python3-scipy python3-sklearn
   python3-matplotlib python3-pytest
 )

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: install, build (Release with -Werror, and Debug with ASan+UBSan), run the
-# C++ tests (ctest) under both, the Python and CLI tests (pytest) and the format check.
+# C++ tests (ctest) under both, the Python and CLI tests (pytest), the installed package
+# (tests/install/run.sh) and the format check.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$DENSEAM_ROOT"
@@ -18,6 +19,9 @@ step "Python and CLI tests (pytest)"
 export DENSEAM_BIN="$DENSEAM_ROOT/build/ci/bin/denseam"
 PYTHONPATH="$DENSEAM_ROOT/build/ci/python${PYTHONPATH:+:$PYTHONPATH}" \
   /usr/bin/python3 -m pytest -q tests/python tests/cli || status=1
+
+step "installed package (cmake --install, a find_package consumer, the installed CLI)"
+bash tests/install/run.sh build/ci || status=1
 
 step "build (debug preset: AddressSanitizer + UBSan)"
 bash scripts/build.sh debug

@@ -9,10 +9,7 @@
 #include "bindings.hpp"
 #include "denseam/error.hpp"
 #include "denseam/kernels.hpp"
-
-#ifndef DENSEAM_VERSION_STRING
-#define DENSEAM_VERSION_STRING "unknown"
-#endif
+#include "denseam/version.hpp"
 
 PYBIND11_MODULE(_denseam, m) {
     namespace py = pybind11;
