@@ -30,7 +30,10 @@ enum class energy_status : std::uint8_t {
 /// @param[out] energy     (n_queries)
 /// @param[out] grad       (n_queries x dim), or an empty view to skip the gradient
 /// @param[out] status     (n_queries), or empty
-/// @throws denseam::invalid_argument on shape mismatch, non-finite values or bad params;
+/// @throws denseam::invalid_argument on shape mismatch, non-finite values or bad params, and for
+///         inputs whose energy cannot be computed in T without overflow (squared distances
+///         4 d max|x|^2, the Gaussian exponent or the poly terms beyond T's range; beta beyond
+///         float's range for T = float): the message gives the limit and how to rescale;
 ///         denseam::interrupted if exec.interrupt asks to stop.
 /// Cost: 2*B*M*d flops (4*B*M*d with the gradient) through tiled GEMM with the kernel and the
 /// reduction fused into the tile epilogue; O(tile) extra memory, the B x M matrix is never

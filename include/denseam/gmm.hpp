@@ -20,6 +20,7 @@ std::string_view to_string(covariance_kind c) noexcept;
 
 /// A mixture of k Gaussians in dim dimensions:
 ///   p(x) = sum_i w_i N(x | mu_i, Sigma_i).
+/// A value type: const member functions may be called from several threads at once.
 /// Storage: weights (k), means (k x dim) row-major, covariances: isotropic (k) variances,
 /// diagonal (k x dim) variances, full (k x dim x dim) row-major symmetric positive definite.
 struct gaussian_mixture {
@@ -42,12 +43,14 @@ struct gaussian_mixture {
     void validate() const;
 
     /// n samples (n x dim, row-major); component labels into `labels` if given. Deterministic
-    /// for a seed.
+    /// for a seed. Cost: O(n dim) (O(n dim^2) for full covariances).
     std::vector<double> sample(std::int64_t n,
                                std::uint64_t seed,
                                std::vector<std::int64_t>* labels = nullptr) const;
 
     /// log p(x) for each row of x (n x dim), by a max-shifted log-sum-exp over components.
+    /// Cost: O(n k dim) (isotropic, diagonal) or O(n k dim^2) (full, after one Cholesky
+    /// factorisation per component).
     void log_density(matrix_view<const double> x, std::span<double> out) const;
 
     /// JSON round trip: {"k", "dim", "covariance": "isotropic"|"diagonal"|"full", "weights",
@@ -71,7 +74,8 @@ sampler_kind parse_sampler(std::string_view name);
 /// n_per_center points around every row of `centers` (M x d) at radius R (see sampler_kind),
 /// returned as (M * n_per_center x d) row-major, center by center. The points of center m depend
 /// only on (seed, m), not on R's value beyond scaling, nor on the other centers (like the
-/// reference, whose query key sequence does not depend on beta).
+/// reference, whose query key sequence does not depend on beta). Cost: O(M n_per_center d).
+/// Thread-safe.
 std::vector<double> sample_around(matrix_view<const double> centers,
                                   std::int64_t n_per_center,
                                   double radius,

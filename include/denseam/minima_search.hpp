@@ -59,6 +59,8 @@ struct search_result {
 /// |x - xi|^3); the exact LSR enumerator (minima.hpp) and the exact 1-D analysis miss nothing.
 /// @param[in] patterns (n_patterns x dim)
 /// @throws denseam::invalid_argument for bad input or options.
+/// Cost: one retrieval per start (see retrieve()) plus O(n_minima d^2) energy evaluations for
+/// the Hessian checks. Thread-safe (see exec_options); results do not depend on the thread count.
 search_result search_minima(matrix_view<const double> patterns,
                             const energy_params& params,
                             const search_options& options = {},

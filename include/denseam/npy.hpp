@@ -39,7 +39,11 @@ struct npy_array {
 ///         ...), data shorter or longer than the shape says, absurd shapes.
 npy_array parse_npy(std::span<const std::byte> bytes, std::string_view name);
 
-/// Read a .npy file; errors name the path (missing, unreadable, or any parse_npy error).
+/// Read a .npy file; errors name the path (missing, unreadable, or any parse_npy error). A pipe,
+/// FIFO or device is read no further than its header says (the magic is checked first); a
+/// declared size beyond the machine's physical memory is refused before anything is allocated.
+/// Cost: one read of the file (native float32/float64 C-order data goes straight into place).
+/// Thread-safe.
 npy_array read_npy(const std::string& path);
 
 /// Write a C-order little-endian .npy (version 1.0) file of `shape`. The file is written to a

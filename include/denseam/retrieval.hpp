@@ -49,7 +49,6 @@ std::string_view to_string(retrieval_method m) noexcept;
 std::string_view to_string(retrieval_status s) noexcept;
 retrieval_method parse_method(std::string_view name);
 
-/// Options for retrieve(); defaults are the library's defaults.
 /// Arithmetic of the energy gradient in gradient descent.
 ///   state:  in T, the type of the states (default);
 ///   single: in float, while the state, the update and the stopping test stay in T (the
@@ -58,6 +57,10 @@ retrieval_method parse_method(std::string_view name);
 ///           few float ulps of the distance to the patterns, not of the coordinates.
 enum class gradient_precision { state, single };
 
+/// Options of retrieve(); the defaults here are the library's defaults (the CLI and Python take
+/// theirs from this struct). Options that only one method uses: step_size, beta, noise, seed,
+/// clamp and precision are for method gradient; tol is used by gradient descent and by the
+/// mean-shift fixed point (the LSR fixed point stops when its support set repeats).
 struct retrieve_options {
     retrieval_method method = retrieval_method::fixed_point;
     /// Gradient descent: number of steps; fixed point: maximum number of iterations.
@@ -115,7 +118,13 @@ struct retrieve_result {
 /// gradient: x <- x - alpha_t (grad E(x; beta_t) + sigma_t n) with clamped coordinates, for up to
 ///   max_steps steps, each query stopping once its gradient is below tol.
 /// @param[in] memories (n_memories x dim); @param[in] queries (n_queries x dim): start states.
-/// @throws denseam::invalid_argument for bad shapes/values/options.
+/// @throws denseam::invalid_argument for bad shapes/values/options, or inputs whose energy would
+///         overflow T (see energy_and_grad); denseam::interrupted when exec.interrupt says so.
+/// Results: `energy` is NaN exactly where `status` is non_finite.
+/// Cost: LSR fixed point O(steps M d) per query; mean-shift O(steps M d) per query; gradient
+/// descent one energy-and-gradient evaluation (O(M d) per query) per step, the tiled GEMM engine
+/// for large memory sets, a vectorised per-query path for M d <= 16384. Thread-safe (see
+/// exec_options); results do not depend on the thread count.
 template <class T>
 retrieve_result<T> retrieve(matrix_view<const T> memories,
                             matrix_view<const T> queries,

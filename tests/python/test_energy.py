@@ -291,9 +291,21 @@ def test_inputs_are_not_modified(cloud):
 
 def test_read_only_inputs_are_fine(cloud):
     memories, queries = cloud
+    expected = denseam.energy_and_grad(memories.copy(), queries.copy(), kernel="lsr", beta=6.0)
+    m_before, q_before = memories.copy(), queries.copy()
     memories.setflags(write=False)
     queries.setflags(write=False)
-    denseam.energy(memories, queries, kernel="lsr", beta=6.0)
+    e, g = denseam.energy_and_grad(memories, queries, kernel="lsr", beta=6.0)
+    # Same bits as from writable arrays; the inputs are neither copied back nor changed.
+    np.testing.assert_array_equal(e, expected[0])
+    np.testing.assert_array_equal(g, expected[1])
+    assert not memories.flags.writeable and not queries.flags.writeable
+    np.testing.assert_array_equal(memories, m_before)
+    np.testing.assert_array_equal(queries, q_before)
+    r = denseam.retrieve(memories, queries[:5], kernel="lsr", beta=6.0)
+    np.testing.assert_array_equal(r.states,
+                                  denseam.retrieve(m_before, q_before[:5], kernel="lsr",
+                                                   beta=6.0).states)
 
 
 def test_empty_query_batch():

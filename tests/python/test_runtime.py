@@ -1,6 +1,10 @@
 # SPDX-License-Identifier: MIT
 """Runtime behaviour of the bindings: memory use over repeated calls, Ctrl-C during long calls,
-the GIL released during computation."""
+the GIL released during computation.
+
+No wall-clock thresholds: CI machines are shared and busy. Ctrl-C is judged by the CPU time the
+process spends after the interrupt (other processes do not count), the GIL by whether Python code
+runs at all while a long call is in flight. Speed is measured in bench/, not here."""
 import _thread
 import gc
 import os
@@ -52,13 +56,14 @@ def test_no_memory_growth_over_repeated_calls(rng):
     assert growth < 4 * 2**20, f"RSS grew by {growth / 2**20:.1f} MiB over 1000 rounds"
 
 
-def _interrupt_during(call, how, delay=0.3, budget=3.0):
-    """Run `call` in the main thread, interrupt it after `delay` s; return seconds to the
-    KeyboardInterrupt after the interrupt was sent."""
+def _interrupt_during(call, how, delay=0.3, cpu_budget=2.0):
+    """Run `call` in the main thread and interrupt it after `delay` s; return the CPU seconds the
+    process used between the interrupt and the KeyboardInterrupt. Without the library's polling
+    the call would run to its end (several CPU seconds); with it, a few polls' worth."""
     sent = []
 
     def fire():
-        sent.append(time.monotonic())
+        sent.append(time.process_time())
         if how == "interrupt_main":
             _thread.interrupt_main()
         else:
@@ -71,13 +76,13 @@ def _interrupt_during(call, how, delay=0.3, budget=3.0):
         with pytest.raises(KeyboardInterrupt):
             call()
             finished = True
-            time.sleep(budget + 5)  # let a late interrupt land here rather than elsewhere
+            time.sleep(30)  # let a late interrupt land here rather than elsewhere
     finally:
         timer.cancel()
     assert not finished, "the call ended before the interrupt: make the problem larger"
-    latency = time.monotonic() - sent[0]
-    assert latency < budget, f"KeyboardInterrupt came {latency:.2f} s after Ctrl-C"
-    return latency
+    cpu = time.process_time() - sent[0]
+    assert cpu < cpu_budget, f"the call used {cpu:.2f} CPU s after Ctrl-C"
+    return cpu
 
 
 @pytest.mark.parametrize("how", ["interrupt_main", "sigint"])
@@ -124,4 +129,5 @@ def test_gil_is_released_during_computation(rng):
     worker.join()
     if duration < 0.3:
         pytest.skip(f"the call took only {duration:.2f} s: too short to judge")
-    assert ticks >= 10 and max_gap < 0.5 * duration, (ticks, max_gap, duration)
+    # With the GIL held, this loop could not run at all until the call returned (1 tick).
+    assert ticks >= 10, (ticks, max_gap, duration)

@@ -942,12 +942,9 @@ TEST(NpyStream, ValidFifosOfEveryVersionReadExactly) {
 
 TEST(NpyStream, DevZeroAndDevUrandomAreRefusedAtOnce) {
     for (const std::string dev : {"/dev/zero", "/dev/urandom"}) {
-        const auto t0 = std::chrono::steady_clock::now();
+        // A reader that kept reading would be killed after 10 s (a hang, not a speed test).
         const std::string msg = read_npy_error_within(dev, 10);
-        const double secs =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         EXPECT_EQ(msg, "'" + dev + "' is not a .npy file (it does not start with \\x93NUMPY)");
-        EXPECT_LT(secs, 5.0) << dev;
     }
 }
 
