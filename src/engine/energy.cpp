@@ -23,8 +23,25 @@ std::string shape_str(std::int64_t r, std::int64_t c) {
 }  // namespace
 
 template <class T>
-void check_finite(matrix_view<const T> m, const char* what) {
+double max_abs(matrix_view<const T> m) {
+    T a = T(0);
+    int nan = 0;  // the max below would pass over a NaN
     for (std::int64_t i = 0; i < m.rows; ++i) {
+        const T* r = m.row(i);
+#pragma omp simd reduction(max : a) reduction(| : nan)
+        for (std::int64_t j = 0; j < m.cols; ++j) {
+            const T v = std::abs(r[j]);
+            a = v > a ? v : a;
+            nan |= v != v ? 1 : 0;
+        }
+    }
+    return nan ? std::numeric_limits<double>::quiet_NaN() : static_cast<double>(a);
+}
+
+template <class T>
+void check_finite(matrix_view<const T> m, const char* what) {
+    if (std::isfinite(max_abs(m))) return;
+    for (std::int64_t i = 0; i < m.rows; ++i) {  // the first offending entry, for the message
         const T* r = m.row(i);
         for (std::int64_t j = 0; j < m.cols; ++j)
             if (!std::isfinite(r[j]))
@@ -35,7 +52,7 @@ void check_finite(matrix_view<const T> m, const char* what) {
 }
 
 template <class T>
-void check_memories_queries(matrix_view<const T> memories, matrix_view<const T> queries) {
+double check_memories_queries(matrix_view<const T> memories, matrix_view<const T> queries) {
     if (memories.rows < 1 || memories.data == nullptr)
         throw invalid_argument("the memory set is empty (memories has shape " +
                                shape_str(memories.rows, memories.cols) + ")");
@@ -49,26 +66,22 @@ void check_memories_queries(matrix_view<const T> memories, matrix_view<const T> 
                                ", memories " + shape_str(memories.rows, memories.cols) + ")");
     if (memories.ld < memories.cols || queries.ld < queries.cols)
         throw invalid_argument("matrix row stride is smaller than its number of columns");
-    check_finite(memories, "memories");
-    check_finite(queries, "queries");
+    const double a = max_abs(memories), b = max_abs(queries);
+    if (!std::isfinite(a)) check_finite(memories, "memories");  // throws, naming the entry
+    if (!std::isfinite(b)) check_finite(queries, "queries");
+    return std::max(a, b);
 }
 
 template <class T>
 void check_energy_range(matrix_view<const T> memories,
-                        matrix_view<const T> queries,
+                        double max_abs_coordinate,
                         const energy_params& p) {
     constexpr double big = static_cast<double>(std::numeric_limits<T>::max()) / 8;
     const char* tname = sizeof(T) == 4 ? "float32" : "float64";
     if (!(p.beta < big))
         throw invalid_argument("beta = " + shortest(p.beta) + " is beyond the range of " + tname +
                                (sizeof(T) == 4 ? " (compute in float64)" : ""));
-    double a = 0.0;  // max |coordinate|
-    for (auto m : {memories, queries})
-        for (std::int64_t i = 0; i < m.rows; ++i) {
-            const T* r = m.row(i);
-            for (std::int64_t j = 0; j < m.cols; ++j)
-                a = std::max(a, std::abs(static_cast<double>(r[j])));
-        }
+    const double a = max_abs_coordinate;
     const double d = static_cast<double>(memories.cols);
     const double s = a * a * d;  // bounds every squared norm and dot product
     double bound = 0.0;
@@ -93,16 +106,14 @@ void check_energy_range(matrix_view<const T> memories,
             "give the same beta |x - xi|^2)" + (sizeof(T) == 4 ? " or compute in float64" : ""));
 }
 
+template double max_abs(matrix_view<const float>);
+template double max_abs(matrix_view<const double>);
 template void check_finite(matrix_view<const float>, const char*);
 template void check_finite(matrix_view<const double>, const char*);
-template void check_memories_queries(matrix_view<const float>, matrix_view<const float>);
-template void check_memories_queries(matrix_view<const double>, matrix_view<const double>);
-template void check_energy_range(matrix_view<const float>,
-                                 matrix_view<const float>,
-                                 const energy_params&);
-template void check_energy_range(matrix_view<const double>,
-                                 matrix_view<const double>,
-                                 const energy_params&);
+template double check_memories_queries(matrix_view<const float>, matrix_view<const float>);
+template double check_memories_queries(matrix_view<const double>, matrix_view<const double>);
+template void check_energy_range(matrix_view<const float>, double, const energy_params&);
+template void check_energy_range(matrix_view<const double>, double, const energy_params&);
 
 }  // namespace detail
 
@@ -117,8 +128,8 @@ void energy_and_grad_impl(matrix_view<const T> memories,
                           std::span<energy_status> status,
                           const exec_options& exec) {
     validate(params);
-    detail::check_memories_queries(memories, queries);
-    detail::check_energy_range(memories, queries, params);
+    const double coord_max = detail::check_memories_queries(memories, queries);
+    detail::check_energy_range(memories, coord_max, params);
     const auto n = static_cast<std::size_t>(queries.rows);
     if (energy.size() != n)
         throw invalid_argument("energy output has " + std::to_string(energy.size()) +

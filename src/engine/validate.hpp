@@ -12,17 +12,24 @@ namespace denseam::detail {
 template <class T>
 void check_finite(matrix_view<const T> m, const char* what);
 
-/// Throws unless memories is non-empty, dims agree and both are finite.
+/// max |x| over the entries of `m` (0 for none) in one vectorised pass: NaN if one is NaN,
+/// infinity if one is infinite.
 template <class T>
-void check_memories_queries(matrix_view<const T> memories, matrix_view<const T> queries);
+double max_abs(matrix_view<const T> m);
 
-/// Throws denseam::invalid_argument when the energy of these inputs cannot be computed in T
-/// without overflow: squared distances (up to 4 d max|x|^2), the exponent (beta/2) |x - xi|^2 of
-/// the Gaussian kernel, or the poly kernel's (beta x.xi)^n would exceed T's range, or beta itself
-/// does. The message states the limit and how to rescale; it never blames a file for our range.
+/// Throws unless memories is non-empty, dims agree and both are finite. Returns the largest
+/// |coordinate| of both (for check_energy_range: one pass over the data for both checks).
+template <class T>
+double check_memories_queries(matrix_view<const T> memories, matrix_view<const T> queries);
+
+/// Throws denseam::invalid_argument when the energy of inputs whose coordinates reach
+/// |x| <= max_abs_coordinate (check_memories_queries) cannot be computed in T without overflow:
+/// squared distances (up to 4 d max|x|^2), the exponent (beta/2) |x - xi|^2 of the Gaussian
+/// kernel, or the poly kernel's (beta x.xi)^n would exceed T's range, or beta itself does. The
+/// message states the limit and how to rescale; it never blames a file for our range.
 template <class T>
 void check_energy_range(matrix_view<const T> memories,
-                        matrix_view<const T> queries,
+                        double max_abs_coordinate,
                         const energy_params& params);
 
 }  // namespace denseam::detail

@@ -88,8 +88,8 @@ retrieve_result<T> retrieve(matrix_view<const T> memories,
                             const retrieve_options& options,
                             const exec_options& exec) {
     validate(params);
-    detail::check_memories_queries(memories, queries);
-    detail::check_energy_range(memories, queries, params);
+    const double coord_max = detail::check_memories_queries(memories, queries);
+    detail::check_energy_range(memories, coord_max, params);
     if (options.max_steps < 0)
         throw invalid_argument("max_steps must be >= 0 (got " + std::to_string(options.max_steps) +
                                ")");

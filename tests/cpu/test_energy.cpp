@@ -14,6 +14,7 @@
 
 #include "denseam/energy.hpp"
 #include "denseam/error.hpp"
+#include "engine/validate.hpp"
 #include "expect.hpp"
 #include "kernels/policies.hpp"
 #include "oracle.hpp"
@@ -482,3 +483,48 @@ TEST(ExpPolynomial, MatchesStdExpWithinTwoUlp) {
 }
 
 }  // namespace
+
+// The input scan (one vectorised pass: max |x|, NaN and infinities) against naive loops: every
+// position of a row whose length is not a multiple of any vector width, in float and double,
+// with a row stride larger than the row (the padding holds a NaN that must not count).
+template <class T>
+void check_input_scan() {
+    const T nan = std::numeric_limits<T>::quiet_NaN(), inf = std::numeric_limits<T>::infinity();
+    const std::int64_t rows = 3, cols = 37, ld = 40;
+    std::mt19937_64 rng(7);
+    std::uniform_real_distribution<double> u(-5.0, 5.0);
+    std::vector<T> a(static_cast<std::size_t>(rows * ld));
+    for (auto& v : a) v = static_cast<T>(u(rng));
+    for (std::int64_t i = 0; i < rows; ++i)
+        for (std::int64_t j = cols; j < ld; ++j) a[static_cast<std::size_t>(i * ld + j)] = nan;
+    const denseam::matrix_view<const T> m(a.data(), rows, cols, ld);
+    double naive = 0.0;
+    for (std::int64_t i = 0; i < rows; ++i)
+        for (std::int64_t j = 0; j < cols; ++j)
+            naive = std::max(
+                naive, std::abs(static_cast<double>(a[static_cast<std::size_t>(i * ld + j)])));
+    EXPECT_EQ(denseam::detail::max_abs(m), naive);
+    EXPECT_EQ(denseam::detail::check_memories_queries(m, m), naive);
+    for (std::int64_t i = 0; i < rows; ++i)
+        for (std::int64_t j = 0; j < cols; ++j)
+            for (T bad : {nan, inf, -inf}) {
+                auto& slot = a[static_cast<std::size_t>(i * ld + j)];
+                const T keep = slot;
+                slot = bad;
+                const double got = denseam::detail::max_abs(m);
+                if (bad != bad)
+                    EXPECT_TRUE(std::isnan(got)) << i << ", " << j;
+                else
+                    EXPECT_EQ(got, std::numeric_limits<double>::infinity()) << i << ", " << j;
+                expect_invalid([&] { denseam::detail::check_memories_queries(m, m); },
+                               "memories contains a non-finite value (" +
+                                   std::to_string(static_cast<double>(bad)) + ") at row " +
+                                   std::to_string(i) + ", column " + std::to_string(j));
+                slot = keep;
+            }
+}
+
+TEST(Validation, InputScanFindsTheLargestAndEveryNonFiniteEntry) {
+    check_input_scan<float>();
+    check_input_scan<double>();
+}
