@@ -64,7 +64,8 @@ void energy_cli_options::add_to(CLI::App& sub) {
                    kernel,
                    [] {
                        std::string names;
-                       for (const auto& k : kernel_names()) names += (names.empty() ? "" : ", ") + k;
+                       for (const auto& k : kernel_names())
+                           names += (names.empty() ? "" : ", ") + k;
                        return "Separation function: " + names;
                    }())
         ->capture_default_str();
