@@ -266,15 +266,8 @@ coverage_result support_coverage(matrix_view<const double> patterns,
                                            detail::counter_uniform(
                                                options.seed, static_cast<std::uint64_t>(i * d + j));
                 double best = std::numeric_limits<double>::infinity();
-                for (std::int64_t mu = 0; mu < m; ++mu) {
-                    const double* xm = patterns.row(mu);
-                    double acc = 0.0;
-                    for (std::int64_t j = 0; j < d; ++j) {
-                        const double t = s[j] - xm[j];
-                        acc += t * t;
-                    }
-                    best = std::min(best, acc);
-                }
+                for (std::int64_t mu = 0; mu < m; ++mu)
+                    best = std::min(best, detail::sq_dist(s.data(), patterns.row(mu), d));
                 nn2[i] = best;
             }
         });

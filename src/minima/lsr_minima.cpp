@@ -11,6 +11,7 @@
 
 #include "denseam/error.hpp"
 #include "denseam/minima.hpp"
+#include "engine/distance.hpp"
 #include "engine/parallel.hpp"
 #include "io/format.hpp"
 #include "kernels/policies.hpp"
@@ -102,14 +103,8 @@ bool single_centroid(const pattern_set& ps, double r2) {
     if (static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(d) > 4e9)
         return false;
     for (std::int64_t i = 0; i < n; ++i)
-        for (std::int64_t k2 = i + 1; k2 < n; ++k2) {
-            double s = 0.0;
-            for (std::int64_t j = 0; j < d; ++j) {
-                const double t = ps.row(i)[j] - ps.row(k2)[j];
-                s += t * t;
-            }
-            if (s >= safe) return false;
-        }
+        for (std::int64_t k2 = i + 1; k2 < n; ++k2)
+            if (detail::sq_dist(ps.row(i), ps.row(k2), d) >= safe) return false;
     return true;
 }
 
@@ -134,15 +129,7 @@ minimum make_minimum(const pattern_set& ps,
             m.support.push_back(ps.group_members[g]);
     std::sort(m.support.begin(), m.support.end());
 
-    auto d2_to = [&](std::int64_t nu) {
-        const double* r = ps.row(nu);
-        double acc = 0.0;
-        for (std::int64_t j = 0; j < d; ++j) {
-            const double t = m.position[j] - r[j];
-            acc += t * t;
-        }
-        return acc;
-    };
+    auto d2_to = [&](std::int64_t nu) { return detail::sq_dist(m.position.data(), ps.row(nu), d); };
     double amax = 0.0, zsum = 0.0, nearest2 = inf;
     std::int64_t nearest = -1;
     auto consider_nearest = [&](std::int64_t nu, double v) {

@@ -84,7 +84,7 @@ search_result search_minima(matrix_view<const double> pat,
                             const exec_options& exec) {
     validate(p);
     const std::int64_t d = pat.cols;
-    detail::check_memories_queries(pat, pat);
+    detail::check_memories_queries(pat, matrix_view<const double>(pat.data, 0, d));  // one scan
     if (!o.starts.empty() && o.starts.size() % static_cast<std::size_t>(d) != 0)
         throw invalid_argument("search starts have " + std::to_string(o.starts.size()) +
                                " values, not a multiple of dim = " + std::to_string(d));
