@@ -37,6 +37,9 @@ run_fn add_fig1(CLI::App& sub);
 run_fn add_akem(CLI::App& sub);
 run_fn add_minima(CLI::App& sub);
 run_fn add_logl0(CLI::App& sub);
+run_fn add_dataset(CLI::App& sub);
+run_fn add_bstor(CLI::App& sub);
+run_fn add_pxle(CLI::App& sub);
 
 /// A 2-D float64 or float32 array loaded from a .npy file, with its name for messages.
 struct loaded_matrix {

@@ -68,6 +68,13 @@ int main(int argc, char** argv) {
     add("logl0",
         "LOGL0: log-likelihood, uniqueness, novelty of retrievals, LSR vs LSE (JSONL)",
         add_logl0);
+    add("dataset",
+        "Write an image data set (fashion-mnist, mnist-digits, sklearn-digits) as .npy",
+        add_dataset);
+    add("bstor",
+        "BSTOR: every image stored at once; exact preserved count/curve, seed, full-memory minima",
+        add_bstor);
+    add("pxle", "PXLE: pixel-space emergence of a few images, exactly (JSON + PNG)", add_pxle);
 
     // An empty value ("--beta ''", "--out=") is never meant; the option parser would read it as
     // 0 or as no file at all.

@@ -4,9 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "denseam/beta.hpp"
@@ -304,5 +306,134 @@ struct logl0_sweep {
 /// k = 10, d = 8, M = 25, seeds 3-7, both energies, N = 500, 20 betas: 200 runs).
 /// @throws invalid_argument for another name.
 logl0_sweep logl0_sweep_preset(std::string_view name);
+
+// ---- BSTOR: every training image stored at once (paper.md 3.5) ----------------------------
+
+/// Options of run_bstor().
+struct bstor_options {
+    double beta = 0.11;     ///< the paper's (R = sqrt(2/beta) = 4.264 for 784-d pixels in [0, 1])
+    double preserve = 0.5;  ///< target share of preserved images for bstor_result::beta_for_share
+    std::int64_t seed_index = 38;  ///< the seed image (the reference's hard-coded 38)
+    std::int64_t sub_size = 16;    ///< the sub-memory: the seed + (sub_size - 1) interacting images
+    std::uint64_t seed = 10;       ///< the draw of the sub-memory and of the retrieval starts
+    /// The reference draws the sub-memory with replacement from the interacting images
+    /// (including the seed itself); the default draws distinct images other than the seed.
+    bool with_replacement = false;
+    /// Random fixed-point starts for the full memory's emergent minima near the seed (besides the
+    /// sub-memory's minima, which are always used as starts); 0: skip the full-memory search.
+    std::int64_t n_starts = 64;
+    /// Progress: (stage, done, total), stage "neighbours" or "retrieval"; calling thread only.
+    std::function<void(std::string_view stage, std::int64_t done, std::int64_t total)> progress;
+};
+
+/// A minimum of the sub-memory, checked against the full memory.
+struct bstor_sub_minimum {
+    minimum m;                                 ///< support: indices into bstor_result::sub_indices
+    std::vector<std::int64_t> support_images;  ///< the same support as image indices
+    /// Strict support of m.position over ALL N images: {j : ||x - xi_j||^2 < R^2}.
+    std::vector<std::int64_t> full_support;
+    bool on_boundary = false;  ///< some image lies exactly at distance R
+    /// A strict minimum of the full N-image energy: no image on the boundary and the full support
+    /// has the same distinct images as the sub-memory support, with proportional multiplicities
+    /// (so its mean is m.position).
+    bool full_minimum = false;
+};
+
+/// Result of run_bstor(). Fields and the reference: docs/experiments.md, "BSTOR".
+struct bstor_result {
+    std::int64_t n = 0, dim = 0;
+    double beta = 0.0, radius = 0.0;
+    /// Per image: squared distance to its nearest distinct image (+inf if none) and the number
+    /// of exact duplicates (nearest_distinct_neighbours()).
+    std::vector<double> nn_sq_distance;
+    std::vector<std::int64_t> duplicates;
+    std::int64_t with_duplicates = 0;  ///< images with at least one exact duplicate
+    std::int64_t rechecked = 0;        ///< rows scanned in double by the neighbour pass
+    /// Image i is preserved (an exact fixed point, a strict minimum) at beta iff no distinct image
+    /// lies strictly inside R: nn_sq_distance[i] >= 2 / beta.
+    std::int64_t preserved = 0;
+    double preserved_fraction = 0.0;
+    /// The preserved count as a step function of beta: preserved(beta) = curve_count[k] for
+    /// curve_beta[k] <= beta < curve_beta[k+1] and curve_floor below curve_beta[0]. Each
+    /// curve_beta is the smallest double beta at which 2 / beta <= nn_sq_distance of an image, so
+    /// the curve is exact at every double beta, breakpoints included.
+    std::vector<double> curve_beta;
+    std::vector<std::int64_t> curve_count;
+    std::int64_t curve_floor = 0;  ///< images preserved at every beta (only duplicates or alone)
+    double preserve = 0.0;         ///< the target share asked for
+    double beta_for_share = 0.0;   ///< smallest beta preserving at least ceil(preserve N) images
+    std::int64_t seed_index = 0;
+    bool seed_preserved = false;
+    std::int64_t seed_interacting = 0;      ///< OTHER images closer than 2R to the seed
+    std::vector<std::int64_t> sub_indices;  ///< the sub-memory (seed first)
+    minima_result sub_minima;               ///< every minimum of the sub-memory, exactly
+    std::vector<bstor_sub_minimum> sub;     ///< per sub-memory minimum (same order)
+    std::int64_t sub_full_minima = 0;       ///< sub-memory minima that are full-memory minima
+    /// Emergent minima of the FULL memory found by exact fixed-point retrieval over all N images
+    /// from the sub-memory minima and n_starts random points between the seed and interacting
+    /// images; distinct support sets, sorted by support size then indices. support = image
+    /// indices; stored = false; basin_radius NaN.
+    std::vector<minimum> full_emergent;
+    std::int64_t starts = 0;              ///< fixed-point starts run
+    std::int64_t starts_stored = 0;       ///< of which ended at a stored image
+    std::int64_t starts_not_minimum = 0;  ///< of which ended with an image on a boundary
+    double seconds_neighbours = 0.0, seconds = 0.0;
+    /// preserved count at `beta` from the curve (the same rule as `preserved`).
+    std::int64_t preserved_at(double beta) const noexcept;
+};
+
+/// BSTOR: all N images as one LSR memory (eps = 0). The preserved count and curve come from one
+/// exact all-pairs nearest-neighbour pass; then the seed image, its interacting images, the
+/// sub-memory's exact minima each checked against the full memory, and the full memory's own
+/// emergent minima near the seed.
+/// @param images (N x d), N >= 2, finite
+/// @throws denseam::invalid_argument for bad images or options (seed_index outside [0, N),
+///         beta <= 0, preserve outside (0, 1], sub_size < 1, n_starts < 0).
+/// Cost: the neighbour pass (N^2 d flops in float), O(N d) per seed row and per check,
+/// retrieval O(steps N d) per start.
+bstor_result run_bstor(matrix_view<const double> images,
+                       const bstor_options& options = {},
+                       const exec_options& exec = {});
+
+/// The result as JSON (docs/experiments.md): counts, curve, seed, sub-memory minima with their
+/// full-memory checks, full-memory emergent minima (supports; positions go to .npy files).
+std::string to_json(const bstor_result& r);
+
+// ---- PXLE: pixel-space emergence (paper.md 3.6) --------------------------------------------
+
+struct pxle_options {
+    std::int64_t n_images = 8;
+    std::uint64_t seed = 2;
+    bool with_replacement = false;  ///< the reference's draw (may repeat an image)
+    double beta = 0.0;              ///< > 0: use it; 0: beta_fraction * beta_max
+    double beta_fraction = 0.4;     ///< the reference's 0.4
+};
+
+struct pxle_result {
+    std::vector<std::int64_t> indices;  ///< the images drawn (A, B, ... in this order)
+    std::int64_t dim = 0;
+    std::vector<double> patterns;  ///< (n_images x dim)
+    double beta = 0.0;
+    double beta_max = 0.0;  ///< 8 / r^2, r the closest distinct pair: every support disjoint
+    double r_min = 0.0;
+    minima_result minima;              ///< every minimum at beta, exactly
+    std::vector<std::string> letters;  ///< per minimum: the letters of its support ("ACF")
+    minima_curve curve;                ///< the exact count-vs-beta curve
+    /// The beta intervals of global emergence: every distinct image a minimum and at least one
+    /// emergent minimum (from the curve). Open intervals; adjacent curve intervals are merged, so
+    /// the curve breakpoints inside one (degenerate betas, a support tangent) are excluded.
+    std::vector<std::pair<double, double>> global_emergence;
+    bool global_emergence_at_beta = false;
+};
+
+/// PXLE: a few images, beta = beta_fraction * beta_max, every minimum exactly and the beta
+/// intervals of global emergence. @param images (N x d), N >= 1.
+/// @throws denseam::invalid_argument for bad images or options (n_images outside [1, 30], more
+///         than N without replacement, or fewer than two distinct images drawn).
+pxle_result run_pxle(matrix_view<const double> images,
+                     const pxle_options& options = {},
+                     const exec_options& exec = {});
+
+std::string to_json(const pxle_result& r);
 
 }  // namespace denseam

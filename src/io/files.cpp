@@ -11,16 +11,13 @@
 #include <system_error>
 
 #include "denseam/error.hpp"
+#include "io/format.hpp"
 
 namespace denseam::detail {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string in_quotes(std::string_view s) {
-    return "'" + std::string(s) + "'";
-}
 
 std::string errno_text(int err) {
     return std::generic_category().message(err);

@@ -24,4 +24,11 @@ std::string format_shape(std::span<const std::int64_t> shape) {
     return s + ")";
 }
 
+std::string in_quotes(std::string_view s) {
+    std::string out(1, '\'');
+    out.append(s);
+    out.push_back('\'');
+    return out;
+}
+
 }  // namespace denseam::detail

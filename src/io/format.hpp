@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 
 namespace denseam::detail {
 
@@ -15,5 +16,8 @@ std::string shortest(double v);
 
 /// A shape spelled as Python prints it, for messages: "(3, 4)", "(5,)", "()".
 std::string format_shape(std::span<const std::int64_t> shape);
+
+/// `s` in single quotes, how messages name files and values: 'data.npy'.
+std::string in_quotes(std::string_view s);
 
 }  // namespace denseam::detail

@@ -35,6 +35,8 @@ namespace denseam {
 
 namespace {
 
+using detail::in_quotes;
+
 constexpr std::string_view kMagic = "\x93NUMPY";
 constexpr std::size_t kMaxDims = 64;     // numpy allows 32 (64 since numpy 2.0)
 constexpr int kMaxDepth = 16;            // nesting of (), [], {} in the header
@@ -42,10 +44,6 @@ constexpr std::size_t kWriteAlign = 64;  // numpy aligns the data to 64 bytes
 
 std::string errno_message(int err) {
     return std::generic_category().message(err);
-}
-
-std::string quoted(std::string_view s) {
-    return "'" + std::string(s) + "'";
 }
 
 // Printable, bounded rendering of untrusted header text for error messages.
@@ -67,7 +65,7 @@ std::string sanitize(std::string_view s, std::size_t max_len = 120) {
 }
 
 [[noreturn]] void fail(std::string_view name, const std::string& problem) {
-    throw invalid_argument(quoted(name) + ": " + problem);
+    throw invalid_argument(in_quotes(name) + ": " + problem);
 }
 
 // ---- byte order ---------------------------------------------------------------------------
@@ -416,7 +414,7 @@ std::pair<std::size_t, std::size_t> parse_preamble(std::span<const std::byte> by
     const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
     const std::size_t n = bytes.size();
     if (n < kMagic.size() || std::memcmp(p, kMagic.data(), kMagic.size()) != 0) {
-        throw invalid_argument(quoted(name) +
+        throw invalid_argument(in_quotes(name) +
                                " is not a .npy file (it does not start with \\x93NUMPY)");
     }
     if (n < 8) fail(name, "malformed header: the file ends inside the preamble");
@@ -736,7 +734,7 @@ void write_npy_impl(const std::string& path,
                     std::span<const T> data,
                     std::span<const std::int64_t> shape,
                     std::string_view descr) {
-    const auto bytes = npy_bytes(data, shape, descr, "write_npy " + quoted(path));
+    const auto bytes = npy_bytes(data, shape, descr, "write_npy " + in_quotes(path));
     detail::write_file_atomic(path, bytes);
 }
 
@@ -772,7 +770,7 @@ std::int64_t read_at(int fd, std::byte* dst, std::size_t n, std::int64_t offset)
 }
 
 [[noreturn]] void read_error(const std::string& path, int err) {
-    throw invalid_argument("cannot read " + quoted(path) + ": " + errno_message(err));
+    throw invalid_argument("cannot read " + in_quotes(path) + ": " + errno_message(err));
 }
 
 constexpr std::size_t kStreamChunk = std::size_t{4} << 20;  // bytes read from a stream at a time
@@ -894,11 +892,11 @@ npy_array parse_npy(std::span<const std::byte> bytes, std::string_view name) {
 npy_array read_npy(const std::string& path) {
     const fd_guard f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (f.fd < 0)
-        throw invalid_argument("cannot open " + quoted(path) + ": " + errno_message(errno));
+        throw invalid_argument("cannot open " + in_quotes(path) + ": " + errno_message(errno));
     struct stat st {};
     if (::fstat(f.fd, &st) != 0) read_error(path, errno);
     if (S_ISDIR(st.st_mode))
-        throw invalid_argument("cannot read " + quoted(path) + ": it is a directory");
+        throw invalid_argument("cannot read " + in_quotes(path) + ": it is a directory");
 
     if (!S_ISREG(st.st_mode)) return read_npy_stream(f.fd, path);
 

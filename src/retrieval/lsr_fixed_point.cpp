@@ -3,9 +3,11 @@
 // means in double (docs/numerics.md, Retrieval).
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "engine/distance.hpp"
+#include "engine/gemm.hpp"
 #include "engine/parallel.hpp"
 #include "kernels/policies.hpp"
 #include "retrieval/methods.hpp"
@@ -40,6 +42,89 @@ double lsr_active_set(matrix_view<const T> mem,
     return z;
 }
 
+/// The strict active sets of a batch of states against a large memory set: squared distances
+/// from a double GEMM (||x||^2 + ||xi||^2 - 2 x.xi) decide every pair farther than a rounding
+/// bound from the boundary; the pairs within it are decided by sq_dist, like
+/// lsr_active_set(). The members' q are then recomputed by sq_dist in index order, so the sets,
+/// Z and `boundary` are bit for bit those of lsr_active_set().
+void lsr_active_sets_gemm(matrix_view<const double> mem,
+                          const std::vector<double>& mem_norm,
+                          double mem_norm_max,
+                          const std::vector<std::int64_t>& rows,
+                          const std::vector<std::vector<double>>& xs,
+                          double half_beta,
+                          double eps,
+                          std::vector<std::vector<std::int64_t>>& sets,
+                          std::vector<double>& zs,
+                          std::vector<std::uint8_t>& boundary,
+                          const exec_options& exec) {
+    constexpr std::int64_t chunk = 2048;
+    const std::int64_t nq = static_cast<std::int64_t>(rows.size()), dim = mem.cols;
+    const std::int64_t n_chunks = (mem.rows + chunk - 1) / chunk;
+    const double r2 = 1.0 / half_beta;
+    std::vector<double> xmat(static_cast<std::size_t>(nq * dim)),
+        xnorm(static_cast<std::size_t>(nq));
+    for (std::int64_t a = 0; a < nq; ++a) {
+        const auto& x = xs[static_cast<std::size_t>(rows[static_cast<std::size_t>(a)])];
+        std::copy(x.begin(), x.end(), xmat.begin() + a * dim);
+        double s = 0.0;
+        for (double v : x) s += v * v;
+        xnorm[static_cast<std::size_t>(a)] = s;
+    }
+    // Candidates per (chunk, query): members for sure, and the pairs to decide exactly.
+    std::vector<std::vector<std::int64_t>> cand(static_cast<std::size_t>(n_chunks * nq));
+    // |GEMM d2 - sq_dist d2| <= (3 gamma_d + gamma_d) (|x|^2 + |xi|^2) with gamma_d ~ d 2^-53, and
+    // sq_dist's own rounding (gamma_d d2 <= 2 gamma_d (|x|^2 + |xi|^2)): 8 (d + 8) 2^-53 covers
+    // both.
+    const double tau = 8.0 * double(dim + 8) * 0x1p-53;
+    parallel_for(n_chunks, exec, [&](std::int64_t c) {
+        const std::int64_t m0 = c * chunk, nm = std::min(chunk, mem.rows - m0);
+        std::vector<double> g(static_cast<std::size_t>(nq * nm));
+        gemm(gemm_op::transposed,
+             nq,
+             nm,
+             dim,
+             1.0,
+             xmat.data(),
+             dim,
+             mem.row(m0),
+             mem.ld,
+             0.0,
+             g.data(),
+             nm);
+        for (std::int64_t a = 0; a < nq; ++a) {
+            const double xn = xnorm[static_cast<std::size_t>(a)];
+            const double band = tau * (xn + mem_norm_max) + 1e-300;
+            auto& out = cand[static_cast<std::size_t>(c * nq + a)];
+            for (std::int64_t j = 0; j < nm; ++j) {
+                const double d2 = xn + mem_norm[static_cast<std::size_t>(m0 + j)] -
+                                  2.0 * g[static_cast<std::size_t>(a * nm + j)];
+                if (d2 <= r2 + band) out.push_back(m0 + j);
+            }
+        }
+    });
+    parallel_for(nq, exec, [&](std::int64_t a) {
+        const std::int64_t i = rows[static_cast<std::size_t>(a)];
+        const double* x = xs[static_cast<std::size_t>(i)].data();
+        auto& set = sets[static_cast<std::size_t>(i)];
+        set.clear();
+        bool b = false;
+        double z = eps;
+        for (std::int64_t c = 0; c < n_chunks; ++c)
+            for (std::int64_t m : cand[static_cast<std::size_t>(c * nq + a)]) {
+                const double q = half_beta * sq_dist(x, mem.row(m), dim);
+                if (q < 1.0) {
+                    set.push_back(m);
+                    z += 1.0 - q;
+                } else if (q == 1.0) {
+                    b = true;
+                }
+            }
+        zs[static_cast<std::size_t>(i)] = z;
+        boundary[static_cast<std::size_t>(i)] = b;
+    });
+}
+
 }  // namespace
 
 template <class T>
@@ -50,30 +135,77 @@ retrieve_result<T> lsr_fixed_point(const retrieval_call<T>& call) {
     const auto& exec = call.exec;
     const std::int64_t n = qry.rows, dim = qry.cols;
     auto res = make_result<T>(n, dim);
-    std::vector<std::vector<std::int64_t>> supports(static_cast<std::size_t>(n));
     const double half_beta = 0.5 * prm.beta;
-    const std::int64_t n_blocks = (n + query_block - 1) / query_block;
-    parallel_for(n_blocks, exec, [&](std::int64_t blk) {
-        std::vector<double> x(static_cast<std::size_t>(dim)),
-            centroid(static_cast<std::size_t>(dim)), returned(static_cast<std::size_t>(dim));
-        std::vector<std::int64_t> set, prev;
-        for (std::int64_t i = blk * query_block; i < std::min(n, (blk + 1) * query_block); ++i) {
-            const auto si = static_cast<std::size_t>(i);
-            for (std::int64_t k = 0; k < dim; ++k) x[static_cast<std::size_t>(k)] = qry(i, k);
-            retrieval_status status = retrieval_status::max_steps;
-            std::int64_t iter = 0;
-            double z = 0.0;
-            bool boundary = false;
-            prev.clear();
-            bool have_prev = false;
-            while (iter < opt.max_steps) {
-                z = lsr_active_set(mem, x.data(), half_beta, prm.eps, set, boundary);
-                ++iter;
-                if (set.empty()) {
-                    status = retrieval_status::out_of_support;
-                    break;
+
+    // Every query is a small state machine; all advance one support-set evaluation per round.
+    // The active sets of a round come from lsr_active_set() per query, or, for large double
+    // memory sets and several queries, from one GEMM over the round's queries (same sets).
+    std::vector<std::vector<double>> xs(static_cast<std::size_t>(n));
+    std::vector<std::vector<std::int64_t>> sets(static_cast<std::size_t>(n)),
+        prevs(static_cast<std::size_t>(n));
+    std::vector<double> zs(static_cast<std::size_t>(n), 0.0);
+    std::vector<std::uint8_t> boundary(static_cast<std::size_t>(n), 0),
+        have_prev(static_cast<std::size_t>(n), 0), done(static_cast<std::size_t>(n), 0);
+    std::vector<retrieval_status> status(static_cast<std::size_t>(n), retrieval_status::max_steps);
+    for (std::int64_t i = 0; i < n; ++i)
+        xs[static_cast<std::size_t>(i)].assign(qry.row(i), qry.row(i) + dim);
+
+    bool use_gemm = false;
+    std::vector<double> mem_norm;
+    double mem_norm_max = 0.0;
+    if constexpr (std::is_same_v<T, double>) {
+        use_gemm = n >= 4 && mem.rows * dim >= (std::int64_t(1) << 22);
+        if (use_gemm) {
+            mem_norm.resize(static_cast<std::size_t>(mem.rows));
+            for (std::int64_t m = 0; m < mem.rows; ++m) {
+                double s = 0.0;
+                for (std::int64_t k = 0; k < dim; ++k) s += mem(m, k) * mem(m, k);
+                mem_norm[static_cast<std::size_t>(m)] = s;
+                mem_norm_max = std::max(mem_norm_max, s);
+            }
+        }
+    }
+
+    for (std::int64_t round = 0; round < opt.max_steps; ++round) {
+        std::vector<std::int64_t> active;
+        for (std::int64_t i = 0; i < n; ++i)
+            if (!done[static_cast<std::size_t>(i)]) active.push_back(i);
+        if (active.empty()) break;
+        const auto n_act = static_cast<std::int64_t>(active.size());
+        if constexpr (std::is_same_v<T, double>) {
+            if (use_gemm && n_act >= 4)
+                lsr_active_sets_gemm(mem,
+                                     mem_norm,
+                                     mem_norm_max,
+                                     active,
+                                     xs,
+                                     half_beta,
+                                     prm.eps,
+                                     sets,
+                                     zs,
+                                     boundary,
+                                     exec);
+        }
+        const bool sets_done = use_gemm && n_act >= 4;
+        const std::int64_t n_blocks = (n_act + query_block - 1) / query_block;
+        parallel_for(n_blocks, exec, [&](std::int64_t blk) {
+            std::vector<double> centroid(static_cast<std::size_t>(dim));
+            for (std::int64_t a = blk * query_block; a < std::min(n_act, (blk + 1) * query_block);
+                 ++a) {
+                const auto i = static_cast<std::size_t>(active[static_cast<std::size_t>(a)]);
+                auto& set = sets[i];
+                if (!sets_done) {
+                    bool b = false;
+                    zs[i] = lsr_active_set(mem, xs[i].data(), half_beta, prm.eps, set, b);
+                    boundary[i] = b;
                 }
-                if (have_prev && set == prev) {
+                ++res.steps[i];
+                if (set.empty()) {
+                    status[i] = retrieval_status::out_of_support;
+                    done[i] = 1;
+                    continue;
+                }
+                if (have_prev[i] && set == prevs[i]) {
                     // x = mean(S) and S is the strict active set of x. Near x the members stay
                     // inside and the memories with q > 1 outside, so Z = eps + sum_S (1 - q), a
                     // concave quadratic with its maximum at mean(S) = x: a strict local minimum
@@ -81,53 +213,64 @@ retrieve_result<T> lsr_fixed_point(const retrieval_call<T>& call) {
                     // (1 - q)_+ is 0 at x but grows linearly along the direction towards it,
                     // while the S part falls only quadratically: E decreases at first order
                     // and x is no minimum (issue 9).
-                    status = boundary ? retrieval_status::not_minimum : retrieval_status::converged;
-                    break;
+                    status[i] =
+                        boundary[i] ? retrieval_status::not_minimum : retrieval_status::converged;
+                    done[i] = 1;
+                    continue;
                 }
                 std::fill(centroid.begin(), centroid.end(), 0.0);
                 for (std::int64_t m : set)
                     for (std::int64_t k = 0; k < dim; ++k)
                         centroid[static_cast<std::size_t>(k)] += static_cast<double>(mem(m, k));
                 for (auto& c : centroid) c /= static_cast<double>(set.size());
-                x = centroid;
-                std::swap(prev, set);
-                have_prev = true;
+                xs[i] = centroid;
+                std::swap(prevs[i], set);
+                have_prev[i] = 1;
             }
-            // The state returned is x rounded to T; support and energy describe that state.
-            bool rounded = false;
-            for (std::int64_t k = 0; k < dim; ++k) {
-                const auto kk = static_cast<std::size_t>(k);
-                returned[kk] = static_cast<double>(static_cast<T>(x[kk]));
-                rounded = rounded || !(returned[kk] == x[kk]);
-            }
-            if (rounded || (status == retrieval_status::max_steps && have_prev)) {
-                // Recompute them when the last update moved x (max_steps) or the rounding did
-                // (T = float; one O(M d) pass). A converged float state stays converged only if
-                // the rounding kept its strict active set exactly S with no memory on the
-                // boundary: then it lies in the open region where Z is the concave quadratic
-                // of S, within rounding of its maximum. Otherwise the state returned is no
-                // minimum: E falls at first order towards a memory gained or on the boundary,
-                // and away from one lost (there Z = Z_S + (q - 1)). So the status is
-                // not_minimum, with the support and energy of the state returned (the minimum
-                // is at mean(S), but its rounding to T left the region of S).
-                const double zr =
-                    lsr_active_set(mem, returned.data(), half_beta, prm.eps, prev, boundary);
-                if (status == retrieval_status::converged && (boundary || prev != set))
-                    status = retrieval_status::not_minimum;
-                std::swap(set, prev);
-                z = zr;
-            }
-            for (std::int64_t k = 0; k < dim; ++k)
-                res.states[static_cast<std::size_t>(i * dim + k)] =
-                    static_cast<T>(x[static_cast<std::size_t>(k)]);
-            res.energy[si] = static_cast<T>(log_energy(z, prm.beta));
-            res.status[si] = status;
-            res.steps[si] = iter;
-            supports[si] = set;
+        });
+    }
+
+    parallel_for(n, exec, [&](std::int64_t ii) {
+        const auto i = static_cast<std::size_t>(ii);
+        auto& x = xs[i];
+        auto& set = sets[i];
+        // At max_steps the last update moved x: its set is prevs (the set x is the mean of).
+        if (!done[i] && have_prev[i]) std::swap(set, prevs[i]);
+        // The state returned is x rounded to T; support and energy describe that state.
+        std::vector<double> returned(static_cast<std::size_t>(dim));
+        bool rounded = false;
+        for (std::int64_t k = 0; k < dim; ++k) {
+            const auto kk = static_cast<std::size_t>(k);
+            returned[kk] = static_cast<double>(static_cast<T>(x[kk]));
+            rounded = rounded || !(returned[kk] == x[kk]);
         }
+        double z = zs[i];
+        if (rounded || (status[i] == retrieval_status::max_steps && have_prev[i])) {
+            // Recompute them when the last update moved x (max_steps) or the rounding did
+            // (T = float; one O(M d) pass). A converged float state stays converged only if
+            // the rounding kept its strict active set exactly S with no memory on the
+            // boundary: then it lies in the open region where Z is the concave quadratic
+            // of S, within rounding of its maximum. Otherwise the state returned is no
+            // minimum: E falls at first order towards a memory gained or on the boundary,
+            // and away from one lost (there Z = Z_S + (q - 1)). So the status is
+            // not_minimum, with the support and energy of the state returned (the minimum
+            // is at mean(S), but its rounding to T left the region of S).
+            std::vector<std::int64_t> again;
+            bool b = false;
+            const double zr = lsr_active_set(mem, returned.data(), half_beta, prm.eps, again, b);
+            if (status[i] == retrieval_status::converged && (b || again != set))
+                status[i] = retrieval_status::not_minimum;
+            set.swap(again);
+            z = zr;
+        }
+        for (std::int64_t k = 0; k < dim; ++k)
+            res.states[i * static_cast<std::size_t>(dim) + static_cast<std::size_t>(k)] =
+                static_cast<T>(x[static_cast<std::size_t>(k)]);
+        res.energy[i] = static_cast<T>(log_energy(z, prm.beta));
+        res.status[i] = status[i];
     });
     res.support.offsets.assign(1, 0);
-    for (const auto& s : supports) {
+    for (const auto& s : sets) {
         res.support.indices.insert(res.support.indices.end(), s.begin(), s.end());
         res.support.offsets.push_back(static_cast<std::int64_t>(res.support.indices.size()));
     }

