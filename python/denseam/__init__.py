@@ -52,6 +52,7 @@ from ._denseam import (  # noqa: E402
     RetrievalResult,
     __version__,
     beta_range,
+    bstor,
     choose_beta,
     emergence_window,
     energy,
@@ -59,6 +60,10 @@ from ._denseam import (  # noqa: E402
     find_minima,
     grad,
     kernel_names,
+    load_dataset,
+    nearest_distinct_neighbours,
+    pxle,
+    read_idx,
     retrieve,
     sample_around,
 )
@@ -281,6 +286,11 @@ beta_range = _check_keywords_of_function(beta_range)
 choose_beta = _check_keywords_of_function(choose_beta)
 emergence_window = _check_keywords_of_function(emergence_window)
 sample_around = _check_keywords_of_function(sample_around)
+load_dataset = _check_keywords_of_function(load_dataset)
+read_idx = _check_keywords_of_function(read_idx)
+nearest_distinct_neighbours = _check_keywords_of_function(nearest_distinct_neighbours)
+bstor = _check_keywords_of_function(bstor)
+pxle = _check_keywords_of_function(pxle)
 _check_keywords_of_methods(Memory, ["__init__", "energy", "grad", "energy_and_grad", "retrieve"])
 _check_keywords_of_methods(GaussianMixture,
                            ["__init__", "random", "sample", "log_density", "from_json"])
@@ -305,6 +315,7 @@ __all__ = [
     "RetrievalStatus",
     "__version__",
     "beta_range",
+    "bstor",
     "choose_beta",
     "emergence_window",
     "energy",
@@ -312,6 +323,10 @@ __all__ = [
     "find_minima",
     "grad",
     "kernel_names",
+    "load_dataset",
+    "nearest_distinct_neighbours",
+    "pxle",
+    "read_idx",
     "retrieve",
     "sample_around",
 ]

@@ -15,6 +15,11 @@ from ._denseam import choose_beta as choose_beta
 from ._denseam import emergence_window as emergence_window
 from ._denseam import GaussianMixture as GaussianMixture
 from ._denseam import sample_around as sample_around
+from ._denseam import load_dataset as load_dataset
+from ._denseam import read_idx as read_idx
+from ._denseam import nearest_distinct_neighbours as nearest_distinct_neighbours
+from ._denseam import bstor as bstor
+from ._denseam import pxle as pxle
 
 KERNELS: tuple[str, ...]
 

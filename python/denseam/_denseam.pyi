@@ -3,7 +3,7 @@
 # values are visible in each function's signature at runtime, e.g. help(denseam.energy)). beta
 # is required wherever it is an energy parameter; the retrieve options that default to None
 # take the library's value when not given (help(denseam.retrieve)).
-from typing import Literal, Sequence, Union, overload
+from typing import Any, Literal, Sequence, Union, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -167,3 +167,34 @@ def sample_around(
     kind: _Sampler = "shell",
     seed: int = 0,
 ) -> _Array: ...
+
+# ---- image data sets and the image experiments (image_bindings.cpp) ----------------------------
+_Dataset = Literal["fashion-mnist", "mnist-digits", "sklearn-digits"]
+
+def load_dataset(
+    name: _Dataset, split: Literal["train", "test"] = "train"
+) -> tuple[_Array, npt.NDArray[np.int64]]: ...
+def read_idx(path: str) -> _Array: ...
+def nearest_distinct_neighbours(patterns: npt.ArrayLike, *, n_threads: int = 0) -> dict[str, Any]: ...
+def bstor(
+    images: npt.ArrayLike,
+    *,
+    beta: float = 0.11,
+    preserve: float = 0.5,
+    seed_index: int = 38,
+    sub_size: int = 16,
+    seed: int = 10,
+    with_replacement: bool = False,
+    starts: int = 64,
+    n_threads: int = 0,
+) -> dict[str, Any]: ...
+def pxle(
+    images: npt.ArrayLike,
+    *,
+    n_images: int = 8,
+    seed: int = 2,
+    with_replacement: bool = False,
+    beta: float | None = None,
+    beta_fraction: float = 0.4,
+    n_threads: int = 0,
+) -> dict[str, Any]: ...

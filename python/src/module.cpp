@@ -41,4 +41,5 @@ PYBIND11_MODULE(_denseam, m) {
     dp::register_memory(m);
     dp::register_minima(m);
     dp::register_gmm(m);
+    dp::register_images(m);
 }
