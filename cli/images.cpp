@@ -119,7 +119,9 @@ run_fn add_bstor(CLI::App& sub) {
         ->capture_default_str();
     sub.add_option("--preserve", o->bo.preserve, "Target share for the beta that preserves it")
         ->capture_default_str();
-    sub.add_option("--seed-index", o->bo.seed_index, "Seed image (the reference's 38)")
+    sub.add_option("--seed-index",
+                   o->bo.seed_index,
+                   "Seed image (the reference's 38; -1: a random preserved image)")
         ->capture_default_str();
     sub.add_option("--sub-size", o->bo.sub_size, "Sub-memory size: the seed + interacting images")
         ->capture_default_str();

@@ -313,7 +313,9 @@ logl0_sweep logl0_sweep_preset(std::string_view name);
 struct bstor_options {
     double beta = 0.11;     ///< the paper's (R = sqrt(2/beta) = 4.264 for 784-d pixels in [0, 1])
     double preserve = 0.5;  ///< target share of preserved images for bstor_result::beta_for_share
-    std::int64_t seed_index = 38;  ///< the seed image (the reference's hard-coded 38)
+    /// The seed image: the reference's hard-coded 38, or -1 for a preserved image drawn with
+    /// `seed` (the paper's "random seed image").
+    std::int64_t seed_index = 38;
     std::int64_t sub_size = 16;    ///< the sub-memory: the seed + (sub_size - 1) interacting images
     std::uint64_t seed = 10;       ///< the draw of the sub-memory and of the retrieval starts
     /// The reference draws the sub-memory with replacement from the interacting images
@@ -387,7 +389,7 @@ struct bstor_result {
 /// sub-memory's exact minima each checked against the full memory, and the full memory's own
 /// emergent minima near the seed.
 /// @param images (N x d), N >= 2, finite
-/// @throws denseam::invalid_argument for bad images or options (seed_index outside [0, N),
+/// @throws denseam::invalid_argument for bad images or options (seed_index outside [-1, N),
 ///         beta <= 0, preserve outside (0, 1], sub_size < 1, n_starts < 0).
 /// Cost: the neighbour pass (N^2 d flops in float), O(N d) per seed row and per check,
 /// retrieval O(steps N d) per start.

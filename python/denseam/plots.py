@@ -8,8 +8,11 @@ module, so it also runs as a script under Debian's /usr/bin/python3:
     python3 plots.py akem  akem.json   akem.png
     python3 plots.py lmin0 lmin0.jsonl lmin0.png [--generator reference] [--seed 0]
     python3 plots.py logl0 logl0.jsonl PREFIX    # PREFIX_k<k>_d<d>.png, one per (k, d)
+    python3 plots.py bstor bstor.json bstor.png bstor_curve.png --shape H,W
+    python3 plots.py pxle  pxle.json  pxle.png --shape H,W
 
-`denseam fig1`, `denseam akem`, `denseam lmin0 --plot` and `denseam logl0 --plot` call it. Exit
+bstor and pxle read their .npy images from the JSON's folder. `denseam fig1`, `denseam akem`,
+`denseam bstor`, `denseam pxle`, `denseam lmin0 --plot` and `denseam logl0 --plot` call it. Exit
 status 3 when matplotlib is missing (the callers then warn and keep their data). The Markdown
 tables and results/report.md are report.py's; the data readers both use are in _results.py.
 """
@@ -357,6 +360,273 @@ def plot_logl0(jsonl_path, out_prefix):
     return paths
 
 
+# ---- BSTOR / PXLE (paper.md 3.4, Figs. 9-10): image minima ------------------------------------
+
+def _shape(text, dim):
+    """(H, W) from "H,W" (or "HxW"); H * W must be the pattern dimension."""
+    parts = text.replace("x", ",").split(",")
+    if len(parts) != 2:
+        raise ValueError(f"--shape must be H,W (got {text!r})")
+    h, w = int(parts[0]), int(parts[1])
+    if h <= 0 or w <= 0 or h * w != dim:
+        raise ValueError(f"--shape {h},{w} does not fit patterns of dimension {dim}")
+    return h, w
+
+
+def _npy_beside(json_path, name, rows, dim):
+    """The (rows, dim) array `name` from the folder of `json_path`, checked against the JSON."""
+    import numpy as np
+
+    path = os.path.join(os.path.dirname(os.path.abspath(json_path)), name)
+    a = np.load(path, allow_pickle=False)
+    if rows == 0 and a.size == 0:
+        return np.zeros((0, dim))
+    if a.ndim != 2 or a.shape != (rows, dim):
+        raise ValueError(f"{path}: shape {a.shape}, expected ({rows}, {dim}) from the JSON")
+    return a
+
+
+def _image(ax, vec, shape, title=None, color="k", fontsize=7):
+    ax.imshow(vec.reshape(shape), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title is not None:
+        ax.set_title(title, fontsize=fontsize, color=color, pad=2)
+
+
+def _none(ax, text="none"):
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=9,
+            color="0.4", style="italic")
+
+
+def _label(ax, text):
+    ax.axis("off")
+    ax.text(1.0, 0.5, text, transform=ax.transAxes, ha="right", va="center", fontsize=8.5)
+
+
+FULL_YES, FULL_NO = "tab:green", "tab:red"
+
+
+def _images(n):
+    return f"{n} image" + ("" if n == 1 else "s")
+
+
+def plot_bstor(json_path, png_path, curve_png, shape, cap=16):
+    """Fig. 10: the seed, the emergent and stored minima of its sub-memory (each marked by
+    whether it is also a minimum of the full memory) and the full memory's emergent minima near
+    the seed, at most `cap` per row; and the preserved share vs beta (curve_png)."""
+    plt = _mpl()
+    from matplotlib.gridspec import GridSpec
+
+    doc = read_json(json_path)
+    dim = doc["dim"]
+    hw = _shape(shape, dim)
+    subs, full = doc["sub"], doc["full_emergent"]
+    sub_mem = _npy_beside(json_path, "bstor_sub_memory.npy", len(doc["sub_indices"]), dim)
+    sub_min = _npy_beside(json_path, "bstor_sub_minima.npy", len(subs), dim)
+    full_min = _npy_beside(json_path, "bstor_full_emergent.npy", len(full), dim)
+    seed = doc["seed_index"]
+    emergent = [(i, s) for i, s in enumerate(subs) if not s["stored"]]
+    stored = [(i, s) for i, s in enumerate(subs) if s["stored"]]
+
+    def shown(items):
+        return f"{len(items)}" + (f", first {cap} shown" if len(items) > cap else "")
+
+    n_em_full = sum(s["full_minimum"] for _, s in emergent)
+    n_st_full = sum(s["full_minimum"] for _, s in stored)
+    labels = [f"seed #{seed}\n{'preserved' if doc['seed_preserved'] else 'NOT preserved'}, "
+              f"interacts with\n{_images(doc['seed_interacting'])}",
+              f"sub-memory ({_images(len(doc['sub_indices']))})\nemergent minima: "
+              f"{shown(emergent)}\n{n_em_full} also full-memory minima",
+              f"sub-memory\nstored minima: {shown(stored)}\n{n_st_full} also full-memory "
+              "minima",
+              f"full memory ({_images(doc['n'])})\nemergent minima near\nthe seed: {shown(full)}"]
+    fig = plt.figure(figsize=(2.6 + 0.95 * cap, 4 * 1.25 + 0.9))
+    gs = GridSpec(4, cap + 1, figure=fig, width_ratios=[2.6] + [0.95] * cap, hspace=0.42,
+                  wspace=0.08, left=0.01, right=0.995, top=0.86, bottom=0.01)
+
+    def row(r, items, draw):
+        _label(fig.add_subplot(gs[r, 0]), labels[r])
+        if not items:
+            _none(fig.add_subplot(gs[r, 1:]))
+            return
+        for c, item in enumerate(items[:cap]):
+            draw(fig.add_subplot(gs[r, c + 1]), item)
+
+    def full_mark(s):
+        return ("✓" if s["full_minimum"] else "✗"), (FULL_YES if s["full_minimum"] else FULL_NO)
+
+    row(0, [0] if len(sub_mem) else [], lambda ax, _: _image(ax, sub_mem[0], hw, f"seed #{seed}"))
+
+    def draw_emergent(ax, item):
+        i, s = item
+        mark, color = full_mark(s)
+        _image(ax, sub_min[i], hw, f"|S|={len(s['support'])} {mark}full", color)
+
+    def draw_stored(ax, item):
+        i, s = item
+        mark, color = full_mark(s)
+        _image(ax, sub_min[i], hw, f"#{s['support'][0]} {mark}", color)
+
+    row(1, emergent, draw_emergent)
+    row(2, stored, draw_stored)
+    row(3, list(enumerate(full)),
+        lambda ax, item: _image(ax, full_min[item[0]], hw, f"|S|={len(item[1]['support'])}"))
+    fig.suptitle(f"BSTOR (Fig. 10): LSR minima around one image, β = {doc['beta']:g} "
+                 f"(R = {doc['radius']:.3g}); |S| = support size, ✓full / ✗full: also / not a "
+                 "minimum of the full memory", fontsize=11, y=0.985)
+    _save(fig, png_path, dpi=100)
+    plt.close(fig)
+    _plot_bstor_curve(plt, doc, curve_png)
+
+
+def _plot_bstor_curve(plt, doc, png_path):
+    """Preserved share of the stored images vs beta (exact step function, log beta)."""
+    import numpy as np
+
+    n = doc["n"]
+    c = doc["curve"]
+    b = np.asarray(c["beta"], dtype=float)
+    cnt = np.asarray(c["preserved"], dtype=float)
+    paper = doc.get("paper") or {}
+    pb, pf = paper.get("beta", 0.11), paper.get("preserved_fraction", 0.5)
+    marks = [doc["beta"], doc["beta_for_share"], pb]
+    lo = min(([b[0]] if len(b) else []) + marks) / 1.6
+    hi = max(([b[-1]] if len(b) else []) + marks) * 1.6
+    x = np.r_[lo, b, hi]
+    y = np.r_[c.get("floor", 0), cnt, cnt[-1] if len(cnt) else c.get("floor", 0)] / n
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    ax.plot(x, y, drawstyle="steps-post", color=STORED, lw=1.6, label="preserved share")
+    ax.axvline(doc["beta"], color="k", ls="--", lw=1,
+               label=f"β = {doc['beta']:g}: {100 * doc['preserved_fraction']:.1f} % preserved")
+    ax.axvline(doc["beta_for_share"], color="tab:orange", ls="-.", lw=1,
+               label=f"β = {doc['beta_for_share']:.4g} preserves {100 * doc['preserve']:g} %")
+    ax.axhline(doc["preserve"], color="0.5", ls=":", lw=1,
+               label=f"target {100 * doc['preserve']:g} %")
+    ax.plot([pb], [pf], marker="*", ms=14, color=EMERGENT, ls="", zorder=5,
+            label=f"paper: β = {pb:g}, ~{100 * pf:g} % of MNIST 60k")
+    ax.set_xscale("log")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(-0.02, 1.02)
+    _log_ticks(ax)
+    ax.set_xlabel("β (log scale; LSR support radius R = √(2/β))")
+    ax.set_ylabel("share of stored images that are minima")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(f"BSTOR: preserved stored images vs β ({n} images, d = {doc['dim']})",
+                 fontsize=11)
+    fig.tight_layout()
+    _save(fig, png_path, dpi=110)
+    plt.close(fig)
+
+
+def _log_ticks(ax):
+    """Label the 1, 2, 5 x 10^k ticks of a log x axis as plain numbers (the default labels only
+    the decades, too few over the one or two decades these curves span)."""
+    from matplotlib.ticker import FuncFormatter
+
+    def fmt(v, _pos):
+        if v <= 0:
+            return ""
+        lead = round(v / 10 ** math.floor(math.log10(v)), 6)
+        return f"{v:g}" if lead in (1, 2, 5) else ""
+
+    ax.xaxis.set_major_formatter(FuncFormatter(fmt))
+    ax.xaxis.set_minor_formatter(FuncFormatter(fmt))
+
+
+def _letter(i):
+    return chr(ord("A") + i) if i < 26 else f"#{i}"
+
+
+def plot_pxle(json_path, png_path, shape, per_row=8):
+    """Fig. 9: the drawn images (A, B, ...; "kept" when a stored minimum), every emergent minimum
+    named by the letters of its support, and the stored / emergent counts vs beta."""
+    plt = _mpl()
+    import numpy as np
+    from matplotlib.gridspec import GridSpec, GridSpecFromSubplotSpec
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import MaxNLocator
+
+    doc = read_json(json_path)
+    dim = doc["dim"]
+    hw = _shape(shape, dim)
+    k = doc["n_images"]
+    mins = doc["minima"]
+    pats = _npy_beside(json_path, "pxle_patterns.npy", k, dim)
+    pos = _npy_beside(json_path, "pxle_minima.npy", len(mins), dim)
+    kept = {i for m in mins if m["stored"] for i in m["support"]}  # duplicates: one support
+    emergent = [(i, m) for i, m in enumerate(mins) if not m["stored"]]
+    ncol = max(per_row, 1)
+    pat_rows = max(1, -(-k // ncol))
+    em_rows = max(1, -(-len(emergent) // ncol))
+    img_h = 1.25
+    fig = plt.figure(figsize=(1.2 * ncol + 1.4, img_h * (pat_rows + em_rows) + 3.6 + 0.8))
+    outer = GridSpec(2, 1, figure=fig, height_ratios=[img_h * (pat_rows + em_rows), 3.0],
+                     hspace=0.15, left=0.07, right=0.98, top=0.9, bottom=0.08)
+    top = GridSpecFromSubplotSpec(pat_rows + em_rows, ncol, subplot_spec=outer[0], hspace=0.45,
+                                  wspace=0.08)
+    for i in range(k):
+        ax = fig.add_subplot(top[i // ncol, i % ncol])
+        idx = doc["indices"][i] if i < len(doc["indices"]) else None
+        title = _letter(i) + (f" #{idx}" if idx is not None else "")
+        _image(ax, pats[i], hw, title + (" kept" if i in kept else ""),
+               STORED if i in kept else "k", fontsize=8)
+        if i % ncol == 0:
+            ax.set_ylabel("stored\npatterns", fontsize=9)
+    if not emergent:
+        ax = fig.add_subplot(top[pat_rows:, :])
+        _none(ax, "no emergent minimum")
+    for j, (i, m) in enumerate(emergent):
+        ax = fig.add_subplot(top[pat_rows + j // ncol, j % ncol])
+        letters = m.get("letters") or "".join(_letter(s) for s in m["support"])
+        _image(ax, pos[i], hw, letters, EMERGENT, fontsize=8)
+        if j % ncol == 0:
+            ax.set_ylabel("emergent\nminima" if j == 0 else "", fontsize=9)
+
+    ax = fig.add_subplot(outer[1])
+    c = doc["curve"]
+    bp = np.asarray(c["breakpoints"], dtype=float)
+    marks = [doc["beta"], doc["beta_max"]]
+    hi = 1.5 * max(marks + ([bp[-1]] if len(bp) else []))
+    lo = min(marks + ([bp[0]] if len(bp) else [])) / 1.5
+    x = np.r_[lo, bp, hi]  # count i holds on (bp[i-1], bp[i]); the first one from beta = 0
+    for key, color, label in (("stored", STORED, "stored"), ("emergent", EMERGENT, "emergent")):
+        v = np.asarray(c[key], dtype=float)
+        ax.plot(x, np.r_[v, v[-1]], drawstyle="steps-post", color=color, lw=1.6, label=label)
+    for a, b in doc["global_emergence"]:
+        b = hi if b == "inf" or b is None else min(float(b), hi)
+        ax.axvspan(max(float(a), lo), b, color="tab:green", alpha=0.15, lw=0)
+    ax.axvline(doc["beta"], color="k", ls="--", lw=1)
+    ax.axvline(doc["beta_max"], color="0.5", ls=":", lw=1)
+    ax.set_xscale("log")
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    _log_ticks(ax)
+    ax.set_xlabel("β (log scale)")
+    ax.set_ylabel("# minima")
+    ax.grid(alpha=0.3, which="both")
+    handles = [Line2D([], [], color=STORED, lw=1.6, label="stored"),
+               Line2D([], [], color=EMERGENT, lw=1.6, label="emergent"),
+               Line2D([], [], color="k", ls="--", lw=1,
+                      label=f"β = {doc['beta']:.4g} ({doc['beta_fraction']:.2g} β_max)"),
+               Line2D([], [], color="0.5", ls=":", lw=1,
+                      label=f"β_max = {doc['beta_max']:.4g} (supports disjoint above)"),
+               Patch(color="tab:green", alpha=0.15,
+                     label="global emergence (all kept + an emergent minimum)")]
+    ax.legend(handles=handles, fontsize=8, loc="upper right")
+    ge = " (global emergence)" if doc["global_emergence_at_beta"] else ""
+    fig.suptitle(f"PXLE (Fig. 9): {k} images, β = {doc['beta']:.4g}: {doc['stored']} stored + "
+                 f"{doc['emergent']} emergent minima{ge}\nblue title: the image is a minimum "
+                 "(kept); red: an emergent minimum, named by the letters of its support",
+                 fontsize=10.5, y=0.985)
+    _save(fig, png_path, dpi=100)
+    plt.close(fig)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -372,6 +642,15 @@ def main(argv=None):
     s = sub.add_parser("logl0")
     s.add_argument("data")
     s.add_argument("prefix")
+    s = sub.add_parser("bstor")
+    s.add_argument("data")
+    s.add_argument("png")
+    s.add_argument("curve_png")
+    s.add_argument("--shape", required=True, help="image height,width")
+    s = sub.add_parser("pxle")
+    s.add_argument("data")
+    s.add_argument("png")
+    s.add_argument("--shape", required=True, help="image height,width")
     a = ap.parse_args(argv)
     if a.cmd == "fig1":
         plot_fig1(a.data, a.png)
@@ -381,6 +660,10 @@ def main(argv=None):
         plot_lmin0(a.data, a.png, a.generator, a.seed)
     elif a.cmd == "logl0":
         plot_logl0(a.data, a.prefix)
+    elif a.cmd == "bstor":
+        plot_bstor(a.data, a.png, a.curve_png, a.shape)
+    elif a.cmd == "pxle":
+        plot_pxle(a.data, a.png, a.shape)
     return 0
 
 

@@ -141,7 +141,8 @@ message says how to get them) or corrupt.)doc",
             d["nn_distance"] = vector_of(nn);
             std::vector<double> sub, mins, full;
             for (auto i : r.sub_indices) sub.insert(sub.end(), x.view.row(i), x.view.row(i) + dim);
-            for (const auto& s : r.sub) mins.insert(mins.end(), s.m.position.begin(), s.m.position.end());
+            for (const auto& s : r.sub)
+                mins.insert(mins.end(), s.m.position.begin(), s.m.position.end());
             for (const auto& f : r.full_emergent)
                 full.insert(full.end(), f.position.begin(), f.position.end());
             d["sub_memory"] = rows_of(sub, static_cast<std::int64_t>(r.sub_indices.size()), dim);
@@ -200,7 +201,8 @@ plus arrays: nn_distance (N,), sub_memory, sub_minima_positions, full_emergent_p
             });
             py::dict d = from_json(text);
             std::vector<double> mins;
-            for (const auto& mm : r.minima.minima) mins.insert(mins.end(), mm.position.begin(), mm.position.end());
+            for (const auto& mm : r.minima.minima)
+                mins.insert(mins.end(), mm.position.begin(), mm.position.end());
             d["patterns"] = rows_of(r.patterns, static_cast<std::int64_t>(r.indices.size()), r.dim);
             d["minima_positions"] =
                 rows_of(mins, static_cast<std::int64_t>(r.minima.minima.size()), r.dim);

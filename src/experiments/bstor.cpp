@@ -104,9 +104,9 @@ bstor_result run_bstor(matrix_view<const double> x,
         throw invalid_argument("beta must be finite and > 0, got " + shortest(o.beta));
     if (!(o.preserve > 0.0 && o.preserve <= 1.0))
         throw invalid_argument("preserve must be in (0, 1], got " + shortest(o.preserve));
-    if (o.seed_index < 0 || o.seed_index >= x.rows)
+    if (o.seed_index < -1 || o.seed_index >= x.rows)
         throw invalid_argument("seed_index " + std::to_string(o.seed_index) + " is outside [0, " +
-                               std::to_string(x.rows) + ")");
+                               std::to_string(x.rows) + ") (or -1: a random preserved image)");
     if (o.sub_size < 1 || o.sub_size > 62)
         throw invalid_argument("sub_size must be in [1, 62], got " + std::to_string(o.sub_size));
     if (o.n_starts < 0 || o.n_starts > 100000)
@@ -157,27 +157,39 @@ bstor_result run_bstor(matrix_view<const double> x,
     const auto need = static_cast<std::int64_t>(std::ceil(o.preserve * double(n) - 1e-9));
     r.beta_for_share = thr[static_cast<std::size_t>(std::clamp<std::int64_t>(need, 1, n) - 1)];
 
-    // 3. The seed and the images that interact with it (closer than 2R).
-    r.seed_index = o.seed_index;
-    const double* seed = x.row(o.seed_index);
-    r.seed_preserved = nn.sq_distance[static_cast<std::size_t>(o.seed_index)] >= r2;
+    // 3. The seed (-1: a preserved image drawn with `seed`, the paper's "random seed image") and
+    // the images that interact with it (closer than 2R).
+    std::int64_t seed_index = o.seed_index;
+    if (seed_index < 0) {
+        std::vector<std::int64_t> kept;
+        for (std::int64_t i = 0; i < n; ++i)
+            if (nn.sq_distance[static_cast<std::size_t>(i)] >= r2) kept.push_back(i);
+        if (kept.empty())
+            throw invalid_argument("seed_index -1: no image is preserved at beta " +
+                                   shortest(o.beta) + " (give a seed index)");
+        std::mt19937_64 pick(o.seed ^ 0x53454544ULL);
+        seed_index = kept[static_cast<std::size_t>(pick() % kept.size())];
+    }
+    r.seed_index = seed_index;
+    const double* seed = x.row(seed_index);
+    r.seed_preserved = nn.sq_distance[static_cast<std::size_t>(seed_index)] >= r2;
     std::vector<double> seed_d2(static_cast<std::size_t>(n));
     detail::parallel_for(n, exec, [&](std::int64_t j) {
         seed_d2[static_cast<std::size_t>(j)] = detail::sq_dist(seed, x.row(j), d);
     });
     std::vector<std::int64_t> interacting;  // others, increasing index
     for (std::int64_t j = 0; j < n; ++j)
-        if (j != o.seed_index && seed_d2[static_cast<std::size_t>(j)] < 4.0 * r2)
+        if (j != seed_index && seed_d2[static_cast<std::size_t>(j)] < 4.0 * r2)
             interacting.push_back(j);
     r.seed_interacting = static_cast<std::int64_t>(interacting.size());
 
     // 4. The sub-memory: the seed and sub_size - 1 interacting images drawn with `seed`.
     std::mt19937_64 rng(o.seed);
-    r.sub_indices = {o.seed_index};
+    r.sub_indices = {seed_index};
     const std::int64_t want = o.sub_size - 1;
     if (o.with_replacement) {
         std::vector<std::int64_t> pool = interacting;
-        pool.push_back(o.seed_index);
+        pool.push_back(seed_index);
         std::sort(pool.begin(), pool.end());
         for (std::int64_t t = 0; t < want; ++t)
             r.sub_indices.push_back(pool[static_cast<std::size_t>(rng() % pool.size())]);
