@@ -12,6 +12,7 @@
 #include "denseam/experiments.hpp"
 #include "denseam/npy.hpp"
 #include "io/files.hpp"
+#include "io/format.hpp"
 #include "plots.hpp"
 
 namespace denseam::cli {
@@ -85,6 +86,12 @@ run_fn add_dataset(CLI::App& sub) {
         files.output("--out", o->out);
         if (!o->labels.empty()) files.output("--labels", o->labels);
         const image_set s = load_dataset(o->name, o->split);
+        if (!o->labels.empty() && s.labels.empty())
+            throw invalid_argument("--labels: " + s.name + " has no labels here (" +
+                                   (s.labels_source.empty()
+                                        ? std::string("none shipped")
+                                        : "'" + s.labels_source + "' not found") +
+                                   ")");
         files.set(o->out, npy_bytes(s.images, s.n, s.height * s.width));
         if (!o->labels.empty()) {
             const std::int64_t shape[1] = {s.n};
@@ -253,7 +260,8 @@ run_fn add_pxle(CLI::App& sub) {
     sub.add_option("--n-images", o->po.n_images, "Images drawn (A, B, ...)")->capture_default_str();
     sub.add_option("--seed", o->po.seed, "Random seed of the draw")->capture_default_str();
     sub.add_flag("--with-replacement", o->po.with_replacement, "The reference's draw");
-    sub.add_option("--beta", o->po.beta, "Inverse temperature (default: a fraction of beta_max)");
+    CLI::Option* beta_opt = sub.add_option(
+        "--beta", o->po.beta, "Inverse temperature (default: a fraction of beta_max)");
     sub.add_option("--beta-fraction", o->po.beta_fraction, "beta / beta_max")
         ->capture_default_str();
     sub.add_flag("--no-plot", o->no_plot, "Write the data only");
@@ -265,7 +273,10 @@ run_fn add_pxle(CLI::App& sub) {
         "image kept + an emergent minimum) from the exact count-vs-beta curve. Writes pxle.json, "
         "pxle_patterns.npy, pxle_minima.npy, pxle.png.\nExample:\n  denseam pxle --dataset "
         "mnist-digits --out results/pxle");
-    return [o]() {
+    return [o, beta_opt]() {
+        if (beta_opt->count() > 0 && !(o->po.beta > 0.0 && std::isfinite(o->po.beta)))
+            throw invalid_argument("--beta must be finite and > 0, got " +
+                                   detail::shortest(o->po.beta));
         detail::file_plan files;
         files.output_dir("--out", o->out);
         const std::string json = path_in(o->out, "pxle.json");

@@ -44,6 +44,8 @@ struct image_set {
     std::int64_t n = 0, height = 0, width = 0;
     std::vector<double> images;        ///< (n x height*width), values in [0, 1]
     std::vector<std::int64_t> labels;  ///< n class labels, or empty
+    /// The labels file read, or (labels empty) the one that was looked for and is missing.
+    std::string labels_source;
     matrix_view<const double> view() const { return {images.data(), n, height * width}; }
 };
 

@@ -78,7 +78,9 @@ image_set fashion_mnist(std::string_view split) {
     if (a.dtype != 0x08 || a.shape.size() != 3)
         throw invalid_argument(detail::in_quotes(img) +
                                ": expected uint8 images of 3 dimensions (N x H x W), got " +
-                               detail::format_shape(a.shape));
+                               (a.dtype == 0x08 ? std::string("uint8")
+                                                : "dtype byte " + std::to_string(int(a.dtype))) +
+                               " of shape " + detail::format_shape(a.shape));
     image_set s;
     s.name = "fashion-mnist";
     s.source = img;
@@ -87,6 +89,7 @@ image_set fashion_mnist(std::string_view split) {
     s.width = a.shape[2];
     s.images = std::move(a.values);
     for (double& v : s.images) v /= 255.0;
+    s.labels_source = lab;
     if (fs::exists(lab, ec)) {
         const idx_array l = read_idx(lab);
         if (l.shape.size() != 1 || l.shape[0] != s.n)

@@ -47,13 +47,25 @@ bool same_row(matrix_view<const double> x, std::int64_t a, std::int64_t b) {
 }
 
 /// Distinct images of a multiset of indices with their multiplicities (first index as the key).
-std::vector<std::pair<std::int64_t, std::int64_t>> group_points(matrix_view<const double> x,
-                                                                std::vector<std::int64_t> idx) {
+/// Images without an exact duplicate (dups[i] == 0) are compared by index only.
+std::vector<std::pair<std::int64_t, std::int64_t>> group_points(
+    matrix_view<const double> x,
+    const std::vector<std::int64_t>& dups,
+    const std::vector<std::int64_t>& idx) {
     std::vector<std::pair<std::int64_t, std::int64_t>> g;
+    std::map<std::int64_t, std::size_t> single;  // index -> group, for images without duplicates
     for (std::int64_t i : idx) {
+        if (dups[static_cast<std::size_t>(i)] == 0) {
+            const auto [it, fresh] = single.emplace(i, g.size());
+            if (fresh)
+                g.emplace_back(i, 1);
+            else
+                ++g[it->second].second;
+            continue;
+        }
         bool found = false;
         for (auto& [rep, count] : g)
-            if (same_row(x, rep, i)) {
+            if (dups[static_cast<std::size_t>(rep)] > 0 && same_row(x, rep, i)) {
                 ++count;
                 found = true;
                 break;
@@ -66,22 +78,26 @@ std::vector<std::pair<std::int64_t, std::int64_t>> group_points(matrix_view<cons
 /// True when two multisets of images have the same distinct images with proportional counts
 /// (then their means coincide).
 bool same_mean_support(matrix_view<const double> x,
+                       const std::vector<std::int64_t>& dups,
                        const std::vector<std::int64_t>& a,
                        const std::vector<std::int64_t>& b) {
-    const auto ga = group_points(x, a), gb = group_points(x, b);
+    const auto ga = group_points(x, dups, a), gb = group_points(x, dups, b);
     if (ga.size() != gb.size()) return false;
+    std::map<std::int64_t, std::int64_t> count_b;  // representative -> count, by index
+    for (const auto& [rep, cb] : gb) count_b[rep] = cb;
     for (const auto& [rep, ca] : ga) {
-        bool matched = false;
-        for (const auto& [rep_b, cb] : gb)
-            if (same_row(x, rep, rep_b)) {
-                // ca / |a| == cb / |b|
-                if (ca * static_cast<std::int64_t>(b.size()) !=
-                    cb * static_cast<std::int64_t>(a.size()))
-                    return false;
-                matched = true;
-                break;
-            }
-        if (!matched) return false;
+        std::int64_t cb = -1;
+        if (const auto it = count_b.find(rep); it != count_b.end()) cb = it->second;
+        if (cb < 0 && dups[static_cast<std::size_t>(rep)] > 0)
+            for (const auto& [rep_b, c] : gb)
+                if (same_row(x, rep, rep_b)) {
+                    cb = c;
+                    break;
+                }
+        // ca / |a| == cb / |b|
+        if (cb < 0 ||
+            ca * static_cast<std::int64_t>(b.size()) != cb * static_cast<std::int64_t>(a.size()))
+            return false;
     }
     return true;
 }
@@ -106,7 +122,8 @@ bstor_result run_bstor(matrix_view<const double> x,
         throw invalid_argument("preserve must be in (0, 1], got " + shortest(o.preserve));
     if (o.seed_index < -1 || o.seed_index >= x.rows)
         throw invalid_argument("seed_index " + std::to_string(o.seed_index) + " is outside [0, " +
-                               std::to_string(x.rows) + ") (or -1: a random preserved image)");
+                               std::to_string(x.rows) +
+                               ") (or -1: a random image that is a fixed point)");
     if (o.sub_size < 1 || o.sub_size > 62)
         throw invalid_argument("sub_size must be in [1, 62], got " + std::to_string(o.sub_size));
     if (o.n_starts < 0 || o.n_starts > 100000)
@@ -236,7 +253,8 @@ bstor_result run_bstor(matrix_view<const double> x,
         for (auto i : m.support)
             s.support_images.push_back(r.sub_indices[static_cast<std::size_t>(i)]);
         s.full_support = full_support(m.position.data(), s.on_boundary);
-        s.full_minimum = !s.on_boundary && same_mean_support(x, s.support_images, s.full_support);
+        s.full_minimum =
+            !s.on_boundary && same_mean_support(x, nn.duplicates, s.support_images, s.full_support);
         r.sub_full_minima += s.full_minimum;
         r.sub.push_back(std::move(s));
     }
@@ -280,7 +298,7 @@ bstor_result run_bstor(matrix_view<const double> x,
             std::vector<std::int64_t> supp(
                 rr.support.indices.begin() + rr.support.offsets[static_cast<std::size_t>(q)],
                 rr.support.indices.begin() + rr.support.offsets[static_cast<std::size_t>(q) + 1]);
-            const auto g = group_points(x, supp);
+            const auto g = group_points(x, nn.duplicates, supp);
             if (g.size() == 1) {
                 ++r.starts_stored;
                 continue;
@@ -334,7 +352,7 @@ std::string to_json(const bstor_result& r) {
     j["rechecked_rows"] = r.rechecked;
     j["preserve"] = r.preserve;
     j["beta_for_share"] = r.beta_for_share;
-    j["radius_for_share"] = std::sqrt(2.0 / r.beta_for_share);
+    j["radius_for_share"] = json_number(std::sqrt(2.0 / r.beta_for_share));
     j["curve"] = {{"beta", r.curve_beta},
                   {"preserved", r.curve_count},
                   {"floor", r.curve_floor},
