@@ -430,7 +430,7 @@ struct pxle_result {
 
 /// PXLE: a few images, beta = beta_fraction * beta_max, every minimum exactly and the beta
 /// intervals of global emergence. @param images (N x d), N >= 1.
-/// @throws denseam::invalid_argument for bad images or options (n_images outside [1, 30], more
+/// @throws denseam::invalid_argument for bad images or options (n_images outside [2, 30], more
 ///         than N without replacement, or fewer than two distinct images drawn).
 pxle_result run_pxle(matrix_view<const double> images,
                      const pxle_options& options = {},

@@ -43,7 +43,8 @@ using nearest_progress = std::function<void(std::int64_t done, std::int64_t tota
 /// by more than the distances its rows already hold is skipped (||x_i - x_j|| >=
 /// | ||x_i|| - ||x_j|| |). The candidates are recomputed in double. A row is
 /// certified when the 8th candidate exceeds the exact nearest distinct distance by more than
-/// the float rounding bound (2 (d + 16) 2^-24 (||x_i||^2 + max ||x_j||^2)); otherwise the row
+/// the float rounding bound (2 (d + 16) 2^-24 (||x_i||^2 + ||x_j||^2), with ||x_j||^2 capped at
+/// (||x_i|| + nearest distance)^2: farther norms cannot be nearer); otherwise the row
 /// is scanned against all patterns in double. Results do not depend on the thread count.
 /// @param patterns (N x d), N >= 1, finite
 /// @throws denseam::invalid_argument for empty or non-finite patterns; denseam::interrupted.

@@ -349,11 +349,16 @@ nearest_result nearest_distinct_neighbours(matrix_view<const double> x,
         }
         // A thread drops a pair only once it holds K with smaller (v, j), so every pair not among
         // the K kept has a float distance >= all[K-1].v, hence an exact one >=
-        // all[K-1].v - tau (|x_r|^2 + max |x_j|^2). With fewer than K, no pair was dropped.
-        const bool certified =
-            m < K ||
-            (std::isfinite(best) &&
-             double(all[K - 1].v) - tau * (norm_d[static_cast<std::size_t>(r)] + norm_max) > best);
+        // all[K-1].v - tau (|x_r|^2 + |x_j|^2). With fewer than K, no pair was dropped. A pattern
+        // with |x_j|^2 > S = (|x_r| + sqrt(best))^2 (1 + 1e-6) is farther than best anyway
+        // (||x_r - x_j|| >= |x_j| - |x_r|), so the bound only needs |x_j|^2 <= min(S, max).
+        bool certified = m < K;
+        if (!certified && std::isfinite(best)) {
+            const double nr = norm_d[static_cast<std::size_t>(r)];
+            const double reach = std::sqrt(nr) + std::sqrt(best);
+            const double s_cap = std::min(norm_max, reach * reach * (1.0 + 1e-6));
+            certified = double(all[K - 1].v) - tau * (nr + s_cap) > best;
+        }
         if (certified) {
             res.sq_distance[static_cast<std::size_t>(r)] = best;
             res.index[static_cast<std::size_t>(r)] = best_j;
