@@ -438,4 +438,50 @@ pxle_result run_pxle(matrix_view<const double> images,
 
 std::string to_json(const pxle_result& r);
 
+// ---- QBVAE: emergent memories of latent codes (paper.md 3.7, QBVAE3) ---------------------------
+
+/// Options of run_qbvae() (the reference's mnist10 configuration by default).
+struct qbvae_options {
+    std::int64_t n_mems = 24;  ///< latents stored, drawn without replacement
+    std::uint64_t seed = 8;    ///< the draw
+    double target_k = 5.0;     ///< choose_beta's mean neighbour count, self included
+    double beta = 0.0;         ///< > 0: use it instead of choose_beta
+    /// LSE at the same beta: gradient descent from every stored latent, the reference's final
+    /// settings (8000 steps, constant step 0.02, no early stop), unique states counted after
+    /// rounding to 1 decimal (the reference's count) and as distinct converged points.
+    std::int64_t lse_steps = 8000;
+    double lse_step_size = 0.02;
+    /// The minima search of minima_search.hpp for the LSE energy (starts: the stored latents,
+    /// their pairwise midpoints and lse_search_random points of the bounding box grown by R).
+    std::int64_t lse_search_random = 1000;
+};
+
+struct qbvae_result {
+    std::vector<std::int64_t> indices;  ///< the latents stored (rows of the input), draw order
+    std::int64_t dim = 0;
+    std::vector<double> patterns;  ///< (n_mems x dim), Xi
+    double beta = 0.0;
+    choose_beta_result chosen;     ///< choose_beta(Xi, target_k) (unused when options.beta > 0)
+    minima_result lsr;             ///< every LSR minimum at beta, exactly
+    /// LSE descent: final states (n_mems x dim), the reference's unique count (rounded to 1
+    /// decimal) and the distinct converged states (within 1e-6, max-norm).
+    std::vector<double> lse_states;
+    std::int64_t lse_unique_rounded = 0;
+    std::int64_t lse_unique_states = 0;
+    search_result lse_search;  ///< LSE minima found by the multi-start search
+};
+
+/// QBVAE3 on given latent codes (an encoder's means, N x d): draw n_mems of them, beta from
+/// choose_beta (paper Algorithm 2), every LSR minimum exactly (stored = preserved patterns,
+/// emergent = new memories), and LSE at the same beta by descent from every stored latent and by
+/// the multi-start minima search. Decoding the minima to images is the caller's (the VAE).
+/// @throws denseam::invalid_argument for bad latents or options (n_mems outside [2, N]).
+qbvae_result run_qbvae(matrix_view<const double> latents,
+                       const qbvae_options& options = {},
+                       const exec_options& exec = {});
+
+/// The result as JSON: indices, beta, choose_beta diagnostics, LSR counts and minima (supports,
+/// stored, energy), LSE counts (descent: rounded and distinct; search: minima, stored), paper.
+std::string to_json(const qbvae_result& r);
+
 }  // namespace denseam

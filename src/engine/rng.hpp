@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <numbers>
 #include <random>
+#include <vector>
 
 namespace denseam::detail {
 
@@ -73,5 +74,27 @@ class normal_stream {
     double spare_ = 0.0;
     bool has_spare_ = false;
 };
+
+/// k indices drawn from [0, n): distinct (Floyd's algorithm, O(k^2), in draw order) or, with
+/// `with_replacement`, independently uniform. k <= n without replacement. The draws of the
+/// experiments (PXLE images, BSTOR's sub-memory, QBVAE's stored latents) all come from here.
+inline std::vector<std::int64_t> draw_indices(std::int64_t n,
+                                              std::int64_t k,
+                                              bool with_replacement,
+                                              std::mt19937_64& rng) {
+    std::vector<std::int64_t> out;
+    if (with_replacement) {
+        for (std::int64_t i = 0; i < k; ++i)
+            out.push_back(static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(n)));
+        return out;
+    }
+    for (std::int64_t j = n - k; j < n; ++j) {
+        const auto t = static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(j + 1));
+        bool seen = false;
+        for (auto c : out) seen = seen || c == t;
+        out.push_back(seen ? j : t);
+    }
+    return out;
+}
 
 }  // namespace denseam::detail

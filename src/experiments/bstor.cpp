@@ -15,6 +15,7 @@
 #include "denseam/neighbours.hpp"
 #include "engine/distance.hpp"
 #include "engine/parallel.hpp"
+#include "engine/rng.hpp"
 #include "io/format.hpp"
 #include "io/json.hpp"
 
@@ -204,23 +205,17 @@ bstor_result run_bstor(matrix_view<const double> x,
     std::mt19937_64 rng(o.seed);
     r.sub_indices = {seed_index};
     const std::int64_t want = o.sub_size - 1;
-    if (o.with_replacement) {
+    {
         std::vector<std::int64_t> pool = interacting;
-        pool.push_back(seed_index);
-        std::sort(pool.begin(), pool.end());
-        for (std::int64_t t = 0; t < want; ++t)
-            r.sub_indices.push_back(pool[static_cast<std::size_t>(rng() % pool.size())]);
-    } else {
-        std::vector<std::int64_t> pool = interacting;
-        const std::int64_t take =
-            std::min<std::int64_t>(want, static_cast<std::int64_t>(pool.size()));
-        for (std::int64_t t = 0; t < take; ++t) {  // partial Fisher-Yates
-            const auto span =
-                static_cast<std::uint64_t>(pool.size()) - static_cast<std::uint64_t>(t);
-            const auto pick = static_cast<std::size_t>(t) + static_cast<std::size_t>(rng() % span);
-            std::swap(pool[static_cast<std::size_t>(t)], pool[pick]);
-            r.sub_indices.push_back(pool[static_cast<std::size_t>(t)]);
+        if (o.with_replacement) {  // the reference's draw: the seed itself can be drawn again
+            pool.push_back(seed_index);
+            std::sort(pool.begin(), pool.end());
         }
+        const auto size = static_cast<std::int64_t>(pool.size());
+        const std::int64_t take = o.with_replacement ? want : std::min(want, size);
+        if (size > 0)
+            for (auto pick : detail::draw_indices(size, take, o.with_replacement, rng))
+                r.sub_indices.push_back(pool[static_cast<std::size_t>(pick)]);
     }
     const auto m_sub = static_cast<std::int64_t>(r.sub_indices.size());
     std::vector<double> sub(static_cast<std::size_t>(m_sub * d));

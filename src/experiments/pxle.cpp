@@ -8,6 +8,7 @@
 
 #include "denseam/error.hpp"
 #include "denseam/experiments.hpp"
+#include "engine/rng.hpp"
 #include "io/format.hpp"
 #include "io/json.hpp"
 
@@ -31,22 +32,7 @@ pxle_result run_pxle(matrix_view<const double> x, const pxle_options& o, const e
     pxle_result r;
     r.dim = x.cols;
     std::mt19937_64 rng(o.seed);
-    if (o.with_replacement) {
-        for (std::int64_t i = 0; i < o.n_images; ++i)
-            r.indices.push_back(
-                static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(x.rows)));
-    } else {
-        // Floyd's algorithm: n_images distinct indices, kept in draw order.
-        std::vector<std::int64_t> chosen;
-        for (std::int64_t j = x.rows - o.n_images; j < x.rows; ++j) {
-            const auto t = static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(j + 1));
-            if (std::find(chosen.begin(), chosen.end(), t) == chosen.end())
-                chosen.push_back(t);
-            else
-                chosen.push_back(j);
-        }
-        r.indices = chosen;
-    }
+    r.indices = detail::draw_indices(x.rows, o.n_images, o.with_replacement, rng);
     const auto m = static_cast<std::int64_t>(r.indices.size());
     r.patterns.resize(static_cast<std::size_t>(m * x.cols));
     for (std::int64_t i = 0; i < m; ++i)

@@ -24,6 +24,23 @@ std::string format_shape(std::span<const std::int64_t> shape) {
     return s + ")";
 }
 
+std::string printable_text(std::string_view s, std::size_t max_len) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size() && i < max_len; ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c < 0x7f) {
+            out += static_cast<char>(c);
+        } else {
+            static constexpr char hex[] = "0123456789abcdef";
+            out += "\\x";
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+    if (s.size() > max_len) out += "...";
+    return out;
+}
+
 std::string in_quotes(std::string_view s) {
     std::string out(1, '\'');
     out.append(s);

@@ -2,6 +2,7 @@
 // Numbers and shapes in messages.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -16,6 +17,10 @@ std::string shortest(double v);
 
 /// A shape spelled as Python prints it, for messages: "(3, 4)", "(5,)", "()".
 std::string format_shape(std::span<const std::int64_t> shape);
+
+/// Untrusted text (from a file header) for a message: printable ASCII kept, other bytes as \xNN,
+/// cut after `max_len` characters with "...".
+std::string printable_text(std::string_view s, std::size_t max_len);
 
 /// `s` in single quotes, how messages name files and values: 'data.npy'.
 std::string in_quotes(std::string_view s);

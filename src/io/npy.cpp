@@ -30,38 +30,25 @@
 #include "engine/resources.hpp"
 #include "io/files.hpp"
 #include "io/format.hpp"
+#include "io/input.hpp"
 
 namespace denseam {
 
 namespace {
 
+using detail::append_from_stream;
+using detail::fd_guard;
 using detail::in_quotes;
+using detail::read_some;
 
 constexpr std::string_view kMagic = "\x93NUMPY";
 constexpr std::size_t kMaxDims = 64;     // numpy allows 32 (64 since numpy 2.0)
 constexpr int kMaxDepth = 16;            // nesting of (), [], {} in the header
 constexpr std::size_t kWriteAlign = 64;  // numpy aligns the data to 64 bytes
 
-std::string errno_message(int err) {
-    return std::generic_category().message(err);
-}
-
 // Printable, bounded rendering of untrusted header text for error messages.
 std::string sanitize(std::string_view s, std::size_t max_len = 120) {
-    std::string out;
-    for (std::size_t i = 0; i < s.size() && i < max_len; ++i) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        if (c >= 0x20 && c < 0x7f) {
-            out += static_cast<char>(c);
-        } else {
-            static constexpr char hex[] = "0123456789abcdef";
-            out += "\\x";
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        }
-    }
-    if (s.size() > max_len) out += "...";
-    return out;
+    return detail::printable_text(s, max_len);
 }
 
 [[noreturn]] void fail(std::string_view name, const std::string& problem) {
@@ -738,70 +725,6 @@ void write_npy_impl(const std::string& path,
     detail::write_file_atomic(path, bytes);
 }
 
-// RAII for a POSIX file descriptor.
-struct fd_guard {
-    int fd = -1;
-    explicit fd_guard(int f) : fd(f) {}
-    fd_guard(const fd_guard&) = delete;
-    fd_guard& operator=(const fd_guard&) = delete;
-    ~fd_guard() {
-        if (fd >= 0) ::close(fd);
-    }
-};
-
-// Reads up to n bytes (at `offset`, or from the current position when offset < 0); returns the
-// number read (< n only at end of file), -1 on error.
-std::int64_t read_at(int fd, std::byte* dst, std::size_t n, std::int64_t offset) {
-    std::size_t got = 0;
-    while (got < n) {
-        const ssize_t r =
-            offset < 0
-                ? ::read(fd, dst + got, n - got)
-                : ::pread(
-                      fd, dst + got, n - got, static_cast<off_t>(offset) + static_cast<off_t>(got));
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        if (r == 0) break;
-        got += static_cast<std::size_t>(r);
-    }
-    return static_cast<std::int64_t>(got);
-}
-
-[[noreturn]] void read_error(const std::string& path, int err) {
-    throw invalid_argument("cannot read " + in_quotes(path) + ": " + errno_message(err));
-}
-
-constexpr std::size_t kStreamChunk = std::size_t{4} << 20;  // bytes read from a stream at a time
-
-// Appends up to `n` bytes of the stream `fd` to `buf`, at most kStreamChunk at a time, so that the
-// memory used follows the bytes that actually arrive and never exceeds buf.size() + n; returns the
-// number appended (< n only at the end of the stream).
-std::uint64_t append_from_stream(int fd,
-                                 std::vector<std::byte>& buf,
-                                 std::uint64_t n,
-                                 const std::string& path) {
-    const std::size_t base = buf.size();
-    const std::uint64_t limit = base + n;
-    std::uint64_t got = 0;
-    while (got < n) {
-        const auto chunk = static_cast<std::size_t>(std::min<std::uint64_t>(n - got, kStreamChunk));
-        const std::size_t need = base + static_cast<std::size_t>(got) + chunk;
-        if (need > buf.capacity()) {  // grow geometrically, but never past what was asked for
-            buf.reserve(static_cast<std::size_t>(
-                std::min<std::uint64_t>(limit, std::max<std::uint64_t>(need, 2 * buf.capacity()))));
-        }
-        buf.resize(need);
-        const std::int64_t r = read_at(fd, buf.data() + (need - chunk), chunk, -1);
-        if (r < 0) read_error(path, errno);
-        got += static_cast<std::uint64_t>(r);
-        if (static_cast<std::size_t>(r) < chunk) break;
-    }
-    buf.resize(base + static_cast<std::size_t>(got));
-    return got;
-}
-
 // Pipes, FIFOs and devices: the size is not known in advance, and the stream may never end
 // (/dev/zero). Read the preamble, then exactly the header it announces, then exactly the data the
 // header declares (checked against the physical memory first), then at most one more byte.
@@ -827,9 +750,8 @@ npy_array read_npy_stream(int fd, const std::string& path) {
     const std::uint64_t got = append_from_stream(fd, data, h.nbytes, path);
     check_data_size(h, got, path);  // truncated
     std::byte extra{};
-    const std::int64_t r = read_at(fd, &extra, 1, -1);
-    if (r < 0) read_error(path, errno);
-    check_data_size(h, got + static_cast<std::uint64_t>(r), path, /*open_ended=*/true);
+    const std::uint64_t r = read_some(fd, &extra, 1, -1, path);
+    check_data_size(h, got + r, path, /*open_ended=*/true);
     return decode(h, data.data());
 }
 
@@ -890,22 +812,15 @@ npy_array parse_npy(std::span<const std::byte> bytes, std::string_view name) {
 }
 
 npy_array read_npy(const std::string& path) {
-    const fd_guard f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (f.fd < 0)
-        throw invalid_argument("cannot open " + in_quotes(path) + ": " + errno_message(errno));
-    struct stat st {};
-    if (::fstat(f.fd, &st) != 0) read_error(path, errno);
-    if (S_ISDIR(st.st_mode))
-        throw invalid_argument("cannot read " + in_quotes(path) + ": it is a directory");
-
-    if (!S_ISREG(st.st_mode)) return read_npy_stream(f.fd, path);
+    const detail::input_file in = detail::open_input(path);
+    const fd_guard& f = in.file;
+    if (!in.regular) return read_npy_stream(f.fd, path);
 
     // Regular file: read the header, check the sizes against the file size, then read the data;
     // native float32/float64 in C order go straight into place (no second copy of a large array).
-    const auto file_size = static_cast<std::uint64_t>(st.st_size);
+    const std::uint64_t file_size = in.size;
     std::vector<std::byte> head(static_cast<std::size_t>(std::min<std::uint64_t>(file_size, 12)));
-    std::int64_t r = read_at(f.fd, head.data(), head.size(), 0);
-    if (r < 0) read_error(path, errno);
+    std::uint64_t r = read_some(f.fd, head.data(), head.size(), 0, path);
     head.resize(static_cast<std::size_t>(r));
     const auto [start, len] = parse_preamble(head, path);
     if (start + len > file_size) {
@@ -914,8 +829,7 @@ npy_array read_npy(const std::string& path) {
                  std::to_string(file_size - start) + " follow");
     }
     head.resize(start + len);
-    r = read_at(f.fd, head.data(), head.size(), 0);
-    if (r < 0) read_error(path, errno);
+    r = read_some(f.fd, head.data(), head.size(), 0, path);
     if (static_cast<std::size_t>(r) != head.size())
         fail(path, "malformed header: the file ends inside the header");
     const npy_header h = parse_header(head, path);
@@ -923,12 +837,9 @@ npy_array read_npy(const std::string& path) {
     check_fits_in_memory(h, path);
 
     auto read_data = [&](std::byte* dst) {
-        const std::int64_t got = read_at(f.fd,
-                                         dst,
-                                         static_cast<std::size_t>(h.nbytes),
-                                         static_cast<std::int64_t>(h.data_offset));
-        if (got < 0) read_error(path, errno);
-        if (static_cast<std::uint64_t>(got) != h.nbytes) {
+        const std::uint64_t got =
+            read_some(f.fd, dst, h.nbytes, static_cast<std::int64_t>(h.data_offset), path);
+        if (got != h.nbytes) {
             fail(path,
                  "data is truncated: expected " + std::to_string(h.nbytes) + " bytes, found " +
                      std::to_string(got) + " (the file shrank while being read)");
