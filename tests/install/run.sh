@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The installed package, end to end: `cmake --install` of a build tree into a fresh prefix, then
 #  - the installed CMake files export only what a consumer needs (no source-tree paths, no
-#    header-only or build-only dependencies; BLAS::BLAS as a link-only dependency);
+#    header-only or build-only dependencies; BLAS::BLAS and ZLIB::ZLIB (gzip data sets) as
+#    link-only dependencies, found again by denseamConfig.cmake);
 #  - tests/install (find_package(denseam CONFIG REQUIRED), denseam::denseam) configures, builds
 #    and runs README.md's C++ example against that prefix;
 #  - the installed CLI reports the version of include/denseam/version.hpp and finds its plotting
@@ -43,7 +44,7 @@ config_dir=$(dirname "$(find "$prefix" -name denseamConfig.cmake -print -quit)")
 [ -f "$config_dir/denseamTargets.cmake" ] || fail "no denseamTargets.cmake under $prefix"
 [ -f "$config_dir/denseamConfigVersion.cmake" ] || fail "no denseamConfigVersion.cmake"
 [ -f "$prefix/include/denseam/version.hpp" ] || fail "headers not installed"
-if grep -n -E 'Eigen3|nlohmann|ZLIB|rapidcheck|denseam_flags' "$config_dir"/denseam*.cmake; then
+if grep -n -E 'Eigen3|nlohmann|rapidcheck|denseam_flags' "$config_dir"/denseam*.cmake; then
   fail "the installed package names a build-only dependency (lines above)"
 fi
 if grep -n -F "$DENSEAM_ROOT" "$config_dir"/denseam*.cmake; then
@@ -51,6 +52,10 @@ if grep -n -F "$DENSEAM_ROOT" "$config_dir"/denseam*.cmake; then
 fi
 grep -q '\$<LINK_ONLY:BLAS::BLAS>' "$config_dir/denseamTargets.cmake" ||
   fail "denseam::denseam does not carry BLAS::BLAS as a link-only dependency"
+grep -q '\$<LINK_ONLY:ZLIB::ZLIB>' "$config_dir/denseamTargets.cmake" ||
+  fail "denseam::denseam does not carry ZLIB::ZLIB as a link-only dependency"
+grep -q 'find_dependency(ZLIB)' "$config_dir/denseamConfig.cmake" ||
+  fail "denseamConfig.cmake does not find ZLIB again"
 
 # ---- a consumer project against the prefix ----------------------------------------------------
 cxx=$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$build/CMakeCache.txt")
