@@ -75,6 +75,9 @@ int main(int argc, char** argv) {
         "BSTOR: every image stored at once; exact preserved count/curve, seed, full-memory minima",
         add_bstor);
     add("pxle", "PXLE: pixel-space emergence of a few images, exactly (JSON + PNG)", add_pxle);
+    add("qbvae",
+        "QBVAE3 on latent codes: exact LSR minima of stored latents vs LSE at the same beta",
+        add_qbvae);
 
     // An empty value ("--beta ''", "--out=") is never meant; the option parser would read it as
     // 0 or as no file at all.
