@@ -3,14 +3,17 @@
 // experiments (paper.md 3.5, 3.6). Parse, call the library, print and write.
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 
 #include "common.hpp"
 #include "denseam/datasets.hpp"
 #include "denseam/experiments.hpp"
 #include "denseam/npy.hpp"
+#include "denseam/vae.hpp"
 #include "io/files.hpp"
 #include "io/format.hpp"
 #include "plots.hpp"
@@ -415,6 +418,177 @@ run_fn add_qbvae(CLI::App& sub) {
             r.lse_search.minima.size(),
             static_cast<long long>(lse_near),
             json.c_str());
+        return exit_ok;
+    };
+}
+
+}  // namespace denseam::cli
+
+namespace denseam::cli {
+
+namespace {
+
+std::vector<float> as_float(const std::vector<double>& v) {
+    return std::vector<float>(v.begin(), v.end());
+}
+
+std::vector<std::byte> npy_bytes_f32(const std::vector<float>& v,
+                                     std::int64_t rows,
+                                     std::int64_t cols) {
+    const std::int64_t shape[2] = {rows, cols};
+    return to_npy_bytes(std::span<const float>(v), shape);
+}
+
+}  // namespace
+
+run_fn add_vae(CLI::App& sub) {
+    sub.require_subcommand(1);
+    struct opts {
+        image_source src;
+        std::string model, out, logvar, latents;
+        vae_config config;
+        vae_train_options train;
+        std::uint64_t init_seed = 0;
+        bool progress = false, no_progress = false;
+        int threads = 0;
+    };
+    auto o = std::make_shared<opts>();
+    CLI::App* train = sub.add_subcommand("train", "Train a beta-VAE on images (safetensors out)");
+    o->src.declare(*train, "mnist-digits");
+    train->add_option("--out,-o", o->out, "The weights, a .safetensors file")->required();
+    train->add_option("--epochs", o->train.epochs, "Epochs")->capture_default_str();
+    train->add_option("--batch", o->train.batch, "Mini-batch rows")->capture_default_str();
+    train->add_option("--lr", o->train.lr, "Adam learning rate")->capture_default_str();
+    train->add_option("--seed", o->train.seed, "Seed of the initialisation, shuffles and noise")
+        ->capture_default_str();
+    train->add_option("--hidden", o->config.hidden, "Hidden width")->capture_default_str();
+    train->add_option("--latent", o->config.latent, "Latent dimension")->capture_default_str();
+    train->add_option("--beta-kl", o->config.beta_kl, "Weight of the KL term")
+        ->capture_default_str();
+    train->add_flag("--progress", o->progress, "Progress bar on stderr even when not a terminal");
+    train->add_flag("--no-progress", o->no_progress, "No progress bar");
+    train->add_option("--threads", o->threads, "OpenMP threads (0: default)")
+        ->capture_default_str();
+    train->footer(
+        "The reference's beta-VAE (paper.md 3.7): encoder D-512-512 (LeakyReLU 0.2, BatchNorm), "
+        "heads mu and logvar, decoder latent-512-512-D with a sigmoid; loss BCE(sum) + 4 KL(sum); "
+        "Adam, batch 128, 50 epochs. The same seed and thread count give the same bits. "
+        "PyTorch reads the file with safetensors.torch.load_file.\nExample:\n  denseam vae train "
+        "--dataset mnist-digits --out vae.safetensors");
+    CLI::App* enc = sub.add_subcommand("encode", "Latent means (and log-variances) of images");
+    o->src.declare(*enc, "mnist-digits");
+    enc->add_option("--model,-m", o->model, "The weights (.safetensors)")->required();
+    enc->add_option("--out,-o", o->out, "Means, an (N x latent) float32 .npy")->required();
+    enc->add_option("--logvar", o->logvar, "Log-variances, an (N x latent) float32 .npy");
+    enc->add_option("--threads", o->threads, "OpenMP threads (0: default)")->capture_default_str();
+    CLI::App* dec = sub.add_subcommand("decode", "Images (sigmoid outputs) of latent codes");
+    dec->add_option("--model,-m", o->model, "The weights (.safetensors)")->required();
+    dec->add_option("--latents", o->latents, "Latent codes, an (N x latent) .npy")->required();
+    dec->add_option("--out,-o", o->out, "Images, an (N x D) float32 .npy")->required();
+    dec->add_option("--threads", o->threads, "OpenMP threads (0: default)")->capture_default_str();
+    return [o, train, enc, dec]() {
+        const exec_options ex = make_exec(o->threads);
+        detail::file_plan files;
+        if (train->parsed()) {
+            files.output("--out", o->out);
+            const image_set s = o->src.load(files);
+            vae_config c = o->config;
+            c.input_dim = s.height * s.width;
+            const std::vector<float> x = as_float(s.images);
+            progress_bar bar(show_progress(o->progress, o->no_progress), o->train.epochs, "epochs");
+            const auto t0 = std::chrono::steady_clock::now();
+            vae_train_options to = o->train;
+            to.progress = [&](std::int64_t epoch,
+                              std::int64_t done,
+                              std::int64_t total,
+                              double loss) {
+                const double secs =
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                char what[96];
+                std::snprintf(what,
+                              sizeof what,
+                              "loss %.2f  %.0f samples/s",
+                              loss,
+                              secs > 0 ? double(epoch * s.n + done) / secs : 0.0);
+                bar.update(double(epoch) + double(done) / double(std::max<std::int64_t>(total, 1)),
+                           what);
+            };
+            std::unique_ptr<beta_vae> model;
+            const vae_history h =
+                with_option_names({{"epochs", "--epochs"},
+                                   {"batch", "--batch"},
+                                   {"lr", "--lr"},
+                                   {"hidden", "--hidden"},
+                                   {"latent", "--latent"},
+                                   {"beta_kl", "--beta-kl"}},
+                                  [&] {
+                                      model = std::make_unique<beta_vae>(c, o->train.seed);
+                                      return model->fit({x.data(), s.n, c.input_dim}, to, ex);
+                                  });
+            bar.finish();
+            std::map<std::string, std::string> meta = {
+                {"data", s.name},
+                {"epochs", std::to_string(to.epochs)},
+                {"batch", std::to_string(to.batch)},
+                {"lr", detail::shortest(to.lr)},
+                {"seed", std::to_string(to.seed)},
+                {"final_loss",
+                 h.epoch_loss.empty() ? "nan" : detail::shortest(h.epoch_loss.back())}};
+            files.set(o->out, vae_to_bytes(*model, meta));
+            files.commit();
+            std::printf(
+                "trained %lld epochs on %lld images of %s in %.1f s (%.0f samples/s); "
+                "loss per image %.2f -> %.2f\nweights: %s\n",
+                static_cast<long long>(to.epochs),
+                static_cast<long long>(s.n),
+                s.name.c_str(),
+                h.seconds,
+                h.seconds > 0 ? double(to.epochs * s.n) / h.seconds : 0.0,
+                h.epoch_loss.empty() ? 0.0 : h.epoch_loss.front(),
+                h.epoch_loss.empty() ? 0.0 : h.epoch_loss.back(),
+                o->out.c_str());
+            return exit_ok;
+        }
+        files.input("--model", o->model);
+        if (enc->parsed()) {
+            files.output("--out", o->out);
+            if (!o->logvar.empty()) files.output("--logvar", o->logvar);
+            const beta_vae model = load_vae(o->model);
+            const image_set s = o->src.load(files);
+            const auto& c = model.config();
+            if (s.height * s.width != c.input_dim)
+                throw invalid_argument("the images have " + std::to_string(s.height * s.width) +
+                                       " pixels but the model " + o->model + " takes " +
+                                       std::to_string(c.input_dim));
+            const std::vector<float> x = as_float(s.images);
+            std::vector<float> mu(static_cast<std::size_t>(s.n * c.latent)),
+                lv(static_cast<std::size_t>(s.n * c.latent));
+            model.encode({x.data(), s.n, c.input_dim},
+                         {mu.data(), s.n, c.latent},
+                         {lv.data(), s.n, c.latent},
+                         ex);
+            files.set(o->out, npy_bytes_f32(mu, s.n, c.latent));
+            if (!o->logvar.empty()) files.set(o->logvar, npy_bytes_f32(lv, s.n, c.latent));
+            files.commit();
+            std::printf("encoded %lld images -> %s\n", static_cast<long long>(s.n), o->out.c_str());
+            return exit_ok;
+        }
+        files.input("--latents", o->latents);
+        files.output("--out", o->out);
+        const beta_vae model = load_vae(o->model);
+        const loaded_matrix m = load_matrix(o->latents, "--latents");
+        const auto& c = model.config();
+        if (m.cols() != c.latent)
+            throw invalid_argument("--latents " + o->latents + " has " + std::to_string(m.cols()) +
+                                   " columns but the model's latent dimension is " +
+                                   std::to_string(c.latent));
+        const std::vector<float> z = as_f32(m);
+        std::vector<float> out(static_cast<std::size_t>(m.rows() * c.input_dim));
+        model.decode({z.data(), m.rows(), c.latent}, {out.data(), m.rows(), c.input_dim}, ex);
+        files.set(o->out, npy_bytes_f32(out, m.rows(), c.input_dim));
+        files.commit();
+        std::printf(
+            "decoded %lld latents -> %s\n", static_cast<long long>(m.rows()), o->out.c_str());
         return exit_ok;
     };
 }

@@ -2,8 +2,10 @@
 // denseam: the beta-VAE of the latent-space experiment (paper.md 3.7), trained on the CPU.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -170,5 +172,26 @@ class beta_vae {
     std::vector<float> params_;   // trainable parameters, flat (layout in src/nn/layers.hpp)
     std::vector<float> buffers_;  // BatchNorm running statistics, flat
 };
+
+/// Save a model as a safetensors file (atomically): its tensors() as F32, and the vae_config in
+/// the metadata ("input_dim", "hidden", "latent", "beta_kl", "leaky_slope", "bn_eps",
+/// "bn_momentum", plus "format": "denseam-beta-vae") together with `metadata` (e.g. the training
+/// settings). PyTorch loads it with safetensors.torch.load_file.
+/// @throws as write_safetensors.
+void save_vae(const std::string& path,
+              const beta_vae& model,
+              const std::map<std::string, std::string>& metadata = {});
+
+/// What save_vae writes, as bytes.
+std::vector<std::byte> vae_to_bytes(const beta_vae& model,
+                                    const std::map<std::string, std::string>& metadata = {});
+
+/// Load a model saved by save_vae (the config from the metadata; a file without it needs the
+/// reference's 784-512-10 shapes). @throws denseam::invalid_argument naming the file: not a
+/// safetensors file, a bad config value, a missing or mis-shaped tensor.
+beta_vae load_vae(const std::string& path);
+
+/// The metadata of a file saved by save_vae (empty for none). @throws as read_safetensors.
+std::map<std::string, std::string> vae_metadata(const std::string& path);
 
 }  // namespace denseam
