@@ -63,6 +63,17 @@ std::string path_in(const std::string& dir, const std::string& name) {
     return (std::filesystem::path(dir) / name).string();
 }
 
+std::vector<float> as_float(const std::vector<double>& v) {
+    return std::vector<float>(v.begin(), v.end());
+}
+
+std::vector<std::byte> npy_bytes_f32(const std::vector<float>& v,
+                                     std::int64_t rows,
+                                     std::int64_t cols) {
+    const std::int64_t shape[2] = {rows, cols};
+    return to_npy_bytes(std::span<const float>(v), shape);
+}
+
 bool show_progress(bool forced, bool off) {
     return !off && (forced || isatty(STDERR_FILENO));
 }
@@ -337,13 +348,21 @@ namespace denseam::cli {
 
 run_fn add_qbvae(CLI::App& sub) {
     struct opts {
-        std::string latents, out = "qbvae";
+        std::string latents, out = "qbvae", model, decoder;
+        image_source src;
         qbvae_options qo;
+        bool no_plot = false;
         int threads = 0;
     };
     auto o = std::make_shared<opts>();
-    sub.add_option("--latents", o->latents, "Latent codes, an (N x d) .npy (an encoder's means)")
-        ->required();
+    sub.add_option("--latents", o->latents, "Latent codes, an (N x d) .npy (an encoder's means)");
+    sub.add_option("--model,-m",
+                   o->model,
+                   "A beta-VAE (.safetensors, `denseam vae train`): encode the images (their "
+                   "means are the latents) and decode the memories");
+    o->src.declare(sub, "mnist-digits");
+    sub.add_option("--decoder", o->decoder, "With --latents: a beta-VAE to decode the memories");
+    sub.add_flag("--no-plot", o->no_plot, "Write the data only");
     sub.add_option("--out,-o", o->out, "Output folder")->capture_default_str();
     sub.add_option("--n-mems", o->qo.n_mems, "Latents stored (drawn without replacement)")
         ->capture_default_str();
@@ -367,27 +386,82 @@ run_fn add_qbvae(CLI::App& sub) {
         "same beta: descent from every stored latent (the reference's 8000 steps at 0.02; unique "
         "states after rounding to 1 decimal, its count, and distinct converged states) and the "
         "multi-start minima search. Writes qbvae.json, qbvae_patterns.npy, qbvae_lsr_minima.npy, "
-        "qbvae_lse_states.npy (decoding them to images needs the VAE).\nExample:\n  denseam qbvae "
-        "--latents mu.npy --out results/qbvae");
+        "qbvae_lse_states.npy; with a model (--model, or --decoder with --latents) also the "
+        "decoded images qbvae_decoded_{patterns,lsr,lse}.npy and the Fig. 4 grid qbvae.png."
+        "\nExamples:\n  denseam vae train --dataset mnist-digits --out vae.safetensors\n  "
+        "denseam qbvae --model vae.safetensors --dataset mnist-digits --out results/qbvae\n  "
+        "denseam qbvae --latents mu.npy --out qbvae");
     return [o, beta_opt]() {
         if (beta_opt->count() > 0 && !(o->qo.beta > 0.0 && std::isfinite(o->qo.beta)))
             throw invalid_argument("--beta must be finite and > 0, got " +
                                    detail::shortest(o->qo.beta));
+        if (o->latents.empty() == o->model.empty())
+            throw invalid_argument(
+                "give the latents: --latents Z.npy, or --model vae.safetensors "
+                "with the images (--dataset or --images)");
+        if (!o->decoder.empty() && !o->model.empty())
+            throw invalid_argument("--decoder goes with --latents (--model decodes already)");
         detail::file_plan files;
-        files.input("--latents", o->latents);
+        const std::string model_path = o->model.empty() ? o->decoder : o->model;
+        if (!o->latents.empty()) files.input("--latents", o->latents);
+        if (!model_path.empty())
+            files.input(o->model.empty() ? "--decoder" : "--model", model_path);
         files.output_dir("--out", o->out);
         const std::string json = path_in(o->out, "qbvae.json");
         const std::string pat = path_in(o->out, "qbvae_patterns.npy");
         const std::string lsr = path_in(o->out, "qbvae_lsr_minima.npy");
         const std::string lse = path_in(o->out, "qbvae_lse_states.npy");
+        const std::string dpat = path_in(o->out, "qbvae_decoded_patterns.npy");
+        const std::string dlsr = path_in(o->out, "qbvae_decoded_lsr.npy");
+        const std::string dlse = path_in(o->out, "qbvae_decoded_lse.npy");
+        const std::string png = path_in(o->out, "qbvae.png");
         for (const auto* p : {&json, &pat, &lsr, &lse}) files.output("--out", *p);
+        if (!model_path.empty()) {
+            for (const auto* p : {&dpat, &dlsr, &dlse}) files.output("--out", *p);
+            if (!o->no_plot) files.external_output("--out", png);
+        }
         const exec_options ex = make_exec(o->threads);
-        const loaded_matrix m = load_matrix(o->latents, "--latents");
-        const std::vector<double> z = as_f64(m);
+        std::unique_ptr<beta_vae> vae;
+        if (!model_path.empty()) vae = std::make_unique<beta_vae>(load_vae(model_path));
+        std::vector<double> z;
+        std::int64_t rows = 0, cols = 0, height = 0, width = 0;
+        if (!o->latents.empty()) {
+            const loaded_matrix m = load_matrix(o->latents, "--latents");
+            z = as_f64(m);
+            rows = m.rows();
+            cols = m.cols();
+            if (vae && cols != vae->config().latent)
+                throw invalid_argument("--latents " + o->latents + " has " + std::to_string(cols) +
+                                       " columns but the decoder's latent dimension is " +
+                                       std::to_string(vae->config().latent));
+        } else {
+            const image_set s = o->src.load(files);
+            if (s.height * s.width != vae->config().input_dim)
+                throw invalid_argument("the images have " + std::to_string(s.height * s.width) +
+                                       " pixels but the model " + o->model + " takes " +
+                                       std::to_string(vae->config().input_dim));
+            const std::vector<float> x = as_float(s.images);
+            rows = s.n;
+            cols = vae->config().latent;
+            std::vector<float> mu(static_cast<std::size_t>(rows * cols)), lv(mu.size());
+            vae->encode({x.data(), rows, s.height * s.width},
+                        {mu.data(), rows, cols},
+                        {lv.data(), rows, cols},
+                        ex);
+            z.assign(mu.begin(), mu.end());
+            height = s.height;
+            width = s.width;
+        }
+        if (vae && height == 0) {
+            const auto side =
+                static_cast<std::int64_t>(std::llround(std::sqrt(double(vae->config().input_dim))));
+            height = side * side == vae->config().input_dim ? side : 1;
+            width = vae->config().input_dim / height;
+        }
         const qbvae_result r = with_option_names(
             {{"n_mems", "--n-mems"}, {"lse_steps", "--lse-steps"}, {"lse_step_size", "--lse-lr"}},
             [&] {
-                return run_qbvae({z.data(), m.rows(), m.cols()}, o->qo, ex);
+                return run_qbvae({z.data(), rows, cols}, o->qo, ex);
             });
         std::vector<double> mins;
         for (const auto& mm : r.lsr.minima)
@@ -397,6 +471,18 @@ run_fn add_qbvae(CLI::App& sub) {
         files.set(pat, npy_bytes(r.patterns, k, r.dim));
         files.set(lsr, npy_bytes(mins, static_cast<std::int64_t>(r.lsr.minima.size()), r.dim));
         files.set(lse, npy_bytes(r.lse_states, k, r.dim));
+        if (vae) {
+            const std::int64_t px = vae->config().input_dim;
+            auto decoded = [&](const std::vector<double>& codes, std::int64_t n) {
+                const std::vector<float> zc = as_float(codes);
+                std::vector<float> img(static_cast<std::size_t>(n * px));
+                if (n > 0) vae->decode({zc.data(), n, r.dim}, {img.data(), n, px}, ex);
+                return npy_bytes_f32(img, n, px);
+            };
+            files.set(dpat, decoded(r.patterns, k));
+            files.set(dlsr, decoded(mins, static_cast<std::int64_t>(r.lsr.minima.size())));
+            files.set(dlse, decoded(r.lse_states, k));
+        }
         files.commit();
         std::int64_t lse_near = 0;
         for (const auto& f : r.lse_search.minima) lse_near += f.stored;
@@ -418,6 +504,15 @@ run_fn add_qbvae(CLI::App& sub) {
             r.lse_search.minima.size(),
             static_cast<long long>(lse_near),
             json.c_str());
+        if (vae && !o->no_plot) {
+            std::fflush(stdout);
+            run_plot_script({"qbvae",
+                             json,
+                             files.target(png),
+                             "--shape",
+                             std::to_string(height) + "," + std::to_string(width)});
+            std::printf("figure: %s\n", png.c_str());
+        }
         return exit_ok;
     };
 }
@@ -425,21 +520,6 @@ run_fn add_qbvae(CLI::App& sub) {
 }  // namespace denseam::cli
 
 namespace denseam::cli {
-
-namespace {
-
-std::vector<float> as_float(const std::vector<double>& v) {
-    return std::vector<float>(v.begin(), v.end());
-}
-
-std::vector<std::byte> npy_bytes_f32(const std::vector<float>& v,
-                                     std::int64_t rows,
-                                     std::int64_t cols) {
-    const std::int64_t shape[2] = {rows, cols};
-    return to_npy_bytes(std::span<const float>(v), shape);
-}
-
-}  // namespace
 
 run_fn add_vae(CLI::App& sub) {
     sub.require_subcommand(1);

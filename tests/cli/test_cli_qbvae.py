@@ -60,3 +60,26 @@ def test_bad_options_exit_2_with_one_line(run_cli, tmp_path, extra, word):
     assert res.returncode == 2 and word in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "q").exists()
+
+
+def test_model_encodes_and_decodes_like_latents_plus_decoder(run_cli, tmp_path):
+    res = run_cli(["vae", "train", "--dataset", "sklearn-digits", "--hidden", 32, "--latent", 3,
+                   "--epochs", 3, "--out", tmp_path / "vae.safetensors", "--no-progress"])
+    assert res.returncode == 0, res.stderr
+    common = ["--lse-steps", 200, "--lse-random", 20, "--no-plot"]
+    res = run_cli(["qbvae", "--model", tmp_path / "vae.safetensors", "--dataset", "sklearn-digits",
+                   "--out", tmp_path / "a", *common])
+    assert res.returncode == 0, res.stderr
+    res = run_cli(["vae", "encode", "-m", tmp_path / "vae.safetensors", "--dataset",
+                   "sklearn-digits", "--out", tmp_path / "mu.npy"])
+    assert res.returncode == 0, res.stderr
+    res = run_cli(["qbvae", "--latents", tmp_path / "mu.npy", "--decoder", tmp_path / "vae.safetensors",
+                   "--out", tmp_path / "b", *common])
+    assert res.returncode == 0, res.stderr
+    for name in ("qbvae_patterns.npy", "qbvae_decoded_patterns.npy", "qbvae_decoded_lsr.npy",
+                 "qbvae_decoded_lse.npy"):
+        a, b = np.load(tmp_path / "a" / name), np.load(tmp_path / "b" / name)
+        np.testing.assert_array_equal(a, b)
+    j = json.loads((tmp_path / "a" / "qbvae.json").read_text())
+    dec = np.load(tmp_path / "a" / "qbvae_decoded_lsr.npy")
+    assert dec.shape == (j["lsr"]["total"], 64) and 0.0 <= dec.min() and dec.max() <= 1.0
