@@ -47,6 +47,7 @@ _prefer_avx512_blas()
 
 from . import _denseam  # noqa: E402  (after the BLAS choice above)
 from ._denseam import (  # noqa: E402
+    BetaVAE,
     GaussianMixture,
     Memory,
     RetrievalResult,
@@ -63,6 +64,7 @@ from ._denseam import (  # noqa: E402
     load_dataset,
     nearest_distinct_neighbours,
     pxle,
+    qbvae,
     read_idx,
     retrieve,
     sample_around,
@@ -291,6 +293,8 @@ read_idx = _check_keywords_of_function(read_idx)
 nearest_distinct_neighbours = _check_keywords_of_function(nearest_distinct_neighbours)
 bstor = _check_keywords_of_function(bstor)
 pxle = _check_keywords_of_function(pxle)
+qbvae = _check_keywords_of_function(qbvae)
+_check_keywords_of_methods(BetaVAE, ["__init__", "fit", "encode", "decode", "loss"])
 _check_keywords_of_methods(Memory, ["__init__", "energy", "grad", "energy_and_grad", "retrieve"])
 _check_keywords_of_methods(GaussianMixture,
                            ["__init__", "random", "sample", "log_density", "from_json"])
@@ -308,6 +312,7 @@ RetrievalStatus = _enum.IntEnum(
 RetrievalStatus.__doc__ = "Per-query outcome of a retrieval (values of RetrievalResult.status)."
 
 __all__ = [
+    "BetaVAE",
     "GaussianMixture",
     "KERNELS",
     "Memory",
@@ -326,6 +331,7 @@ __all__ = [
     "load_dataset",
     "nearest_distinct_neighbours",
     "pxle",
+    "qbvae",
     "read_idx",
     "retrieve",
     "sample_around",

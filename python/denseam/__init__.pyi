@@ -20,6 +20,8 @@ from ._denseam import read_idx as read_idx
 from ._denseam import nearest_distinct_neighbours as nearest_distinct_neighbours
 from ._denseam import bstor as bstor
 from ._denseam import pxle as pxle
+from ._denseam import qbvae as qbvae
+from ._denseam import BetaVAE as BetaVAE
 
 KERNELS: tuple[str, ...]
 

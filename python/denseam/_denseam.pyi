@@ -198,3 +198,51 @@ def pxle(
     beta_fraction: float = 0.4,
     n_threads: int = 0,
 ) -> dict[str, Any]: ...
+
+# ---- the beta-VAE and QBVAE (vae_bindings.cpp) -----------------------------------------------
+
+class BetaVAE:
+    def __init__(
+        self,
+        *,
+        input_dim: int = 784,
+        hidden: int = 512,
+        latent: int = 10,
+        beta_kl: float = 4.0,
+        seed: int = 0,
+    ) -> None: ...
+    def fit(
+        self,
+        x: npt.ArrayLike,
+        *,
+        epochs: int = 50,
+        batch: int = 128,
+        lr: float = 1e-3,
+        seed: int = 0,
+        n_threads: int = 0,
+    ) -> npt.NDArray[np.float64]: ...
+    def encode(
+        self, x: npt.ArrayLike, *, n_threads: int = 0
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]: ...
+    def decode(self, z: npt.ArrayLike, *, n_threads: int = 0) -> npt.NDArray[np.float32]: ...
+    def loss(self, x: npt.ArrayLike, *, noise_seed: int = 0) -> float: ...
+    def save(self, path: str) -> None: ...
+    @staticmethod
+    def load(path: str) -> BetaVAE: ...
+    @property
+    def latent(self) -> int: ...
+    @property
+    def input_dim(self) -> int: ...
+
+def qbvae(
+    latents: npt.ArrayLike,
+    *,
+    n_mems: int = 24,
+    seed: int = 8,
+    target_k: float = 5.0,
+    beta: float | None = None,
+    lse_steps: int = 8000,
+    lse_lr: float = 0.02,
+    lse_random: int = 1000,
+    n_threads: int = 0,
+) -> dict[str, Any]: ...

@@ -10,9 +10,11 @@ module, so it also runs as a script under Debian's /usr/bin/python3:
     python3 plots.py logl0 logl0.jsonl PREFIX    # PREFIX_k<k>_d<d>.png, one per (k, d)
     python3 plots.py bstor bstor.json bstor.png bstor_curve.png --shape H,W
     python3 plots.py pxle  pxle.json  pxle.png --shape H,W
+    python3 plots.py qbvae qbvae.json qbvae.png --shape H,W
 
-bstor and pxle read their .npy images from the JSON's folder. `denseam fig1`, `denseam akem`,
-`denseam bstor`, `denseam pxle`, `denseam lmin0 --plot` and `denseam logl0 --plot` call it. Exit
+bstor, pxle and qbvae read their .npy images from the JSON's folder (qbvae: the decoded images
+qbvae_decoded_{patterns,lsr,lse}.npy). `denseam fig1`, `denseam akem`, `denseam bstor`,
+`denseam pxle`, `denseam qbvae`, `denseam lmin0 --plot` and `denseam logl0 --plot` call it. Exit
 status 3 when matplotlib is missing (the callers then warn and keep their data). The Markdown
 tables and results/report.md are report.py's; the data readers both use are in _results.py.
 """
@@ -627,6 +629,94 @@ def plot_pxle(json_path, png_path, shape, per_row=8):
     plt.close(fig)
 
 
+# ---- QBVAE (paper.md Fig. 4): decoded memories of VAE latents --------------------------------
+
+def _distinct_rows(a, tol=1e-3):
+    """[(first row, how many rows)] of the groups of rows of `a` within `tol` (max abs
+    difference) of a group's first row, in order of first occurrence."""
+    import numpy as np
+
+    a = np.asarray(a, dtype=float)
+    groups = []
+    for i, row in enumerate(a):
+        for g in groups:
+            if np.max(np.abs(row - a[g[0]])) <= tol:
+                g[1] += 1
+                break
+        else:
+            groups.append([i, 1])
+    return [tuple(g) for g in groups]
+
+
+def plot_qbvae(json_path, png_path, shape, per_row=12):
+    """Fig. 4: the decoded stored latents (red "#k ✗" when pattern k is not an LSR minimum), the
+    preserved and the emergent LSR memories, and the distinct end states of the LSE descents
+    (one descent per stored pattern; images within 1e-3 of each other count once, titled
+    "×c" when c descents end there)."""
+    plt = _mpl()
+    import numpy as np
+    from matplotlib.gridspec import GridSpec
+
+    doc = read_json(json_path)
+    n = doc["n_mems"]
+    mins = doc["lsr_minima"]
+    # the decoded images' dimension (the JSON's `dim` is the latents'): H * W of --shape
+    first = os.path.join(os.path.dirname(os.path.abspath(json_path)), "qbvae_decoded_patterns.npy")
+    dim = np.load(first, mmap_mode="r", allow_pickle=False).shape[-1]
+    hw = _shape(shape, dim)
+    pats = _npy_beside(json_path, "qbvae_decoded_patterns.npy", n, dim)
+    lsr = _npy_beside(json_path, "qbvae_decoded_lsr.npy", len(mins), dim)
+    lse = _npy_beside(json_path, "qbvae_decoded_lse.npy", n, dim)
+    preserved = [(i, m) for i, m in enumerate(mins) if m["stored"]]
+    emergent = [(i, m) for i, m in enumerate(mins) if not m["stored"]]
+    kept = {m["support"][0] for _, m in preserved}
+    lse_rows = _distinct_rows(lse) if n else []
+    lost = sum(k not in kept for k in range(n))
+
+    groups = [
+        (f"stored patterns\n({n}; red ✗: {lost}\nnot preserved)",
+         [(pats[k], f"#{k}" + ("" if k in kept else " ✗"), "k" if k in kept else FULL_NO)
+          for k in range(n)]),
+        (f"LSR preserved\nmemories ({len(preserved)})",
+         [(lsr[i], f"#{m['support'][0]}", STORED) for i, m in preserved]),
+        (f"LSR emergent\nmemories ({len(emergent)})",
+         [(lsr[i], f"|S|={len(m['support'])}", EMERGENT) for i, m in emergent]),
+        (f"LSE memories\n({len(lse_rows)} distinct of\n{n} descents)",
+         [(lse[i], f"×{c}" if c > 1 else None, "k") for i, c in lse_rows]),
+    ]
+    ncol = max(per_row, 1)
+    rows = [max(1, -(-len(items) // ncol)) for _, items in groups]
+    total = sum(rows)
+    fig = plt.figure(figsize=(2.0 + 0.95 * ncol, 1.12 * total + 0.35 * len(groups) + 1.0))
+    gs = GridSpec(total + len(groups) - 1, ncol + 1, figure=fig,
+                  height_ratios=sum(([0.25] * (g > 0) + [1.0] * r for g, r in enumerate(rows)),
+                                    []),
+                  width_ratios=[2.0] + [0.95] * ncol, hspace=0.35, wspace=0.08, left=0.01,
+                  right=0.995, top=1 - 0.9 / fig.get_figheight(), bottom=0.01)
+    r0 = 0
+    for g, ((label, items), nr) in enumerate(zip(groups, rows)):
+        r0 += 1 if g > 0 else 0  # a thin spacer row between groups
+        _label(fig.add_subplot(gs[r0:r0 + nr, 0]), label)
+        if not items:
+            _none(fig.add_subplot(gs[r0, 1:]))
+        for j, (vec, title, color) in enumerate(items):
+            _image(fig.add_subplot(gs[r0 + j // ncol, 1 + j % ncol]), vec, hw, title, color)
+        r0 += nr
+
+    lsr_doc = doc["lsr"]
+    paper = doc.get("paper") or {}
+    status = "" if lsr_doc.get("status", "complete") == "complete" else \
+        f" [LSR search {lsr_doc['status']}]"
+    fig.suptitle(f"QBVAE (Fig. 4): {n} decoded latents, d = {doc['dim']}, β = {doc['beta']:.4g}"
+                 f"{status}\nLSR: {lsr_doc['stored']}/{n} preserved + {lsr_doc['emergent']} "
+                 f"emergent; LSE: {len(lse_rows)} distinct memories (paper "
+                 f"{paper.get('config', 'mnist10')}: {paper.get('lsr_preserved', 22)}/"
+                 f"{paper.get('n_mems', 24)} + {paper.get('lsr_emergent', 46)}; LSE <= "
+                 f"{paper.get('lse_max', 24)})", fontsize=10.5, y=0.995)
+    _save(fig, png_path, dpi=100)
+    plt.close(fig)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -651,6 +741,10 @@ def main(argv=None):
     s.add_argument("data")
     s.add_argument("png")
     s.add_argument("--shape", required=True, help="image height,width")
+    s = sub.add_parser("qbvae")
+    s.add_argument("data")
+    s.add_argument("png")
+    s.add_argument("--shape", required=True, help="image height,width")
     a = ap.parse_args(argv)
     if a.cmd == "fig1":
         plot_fig1(a.data, a.png)
@@ -664,6 +758,8 @@ def main(argv=None):
         plot_bstor(a.data, a.png, a.curve_png, a.shape)
     elif a.cmd == "pxle":
         plot_pxle(a.data, a.png, a.shape)
+    elif a.cmd == "qbvae":
+        plot_qbvae(a.data, a.png, a.shape)
     return 0
 
 

@@ -27,6 +27,7 @@ void register_memory(py::module_& m);     // memory_bindings.cpp
 void register_minima(py::module_& m);     // minima_bindings.cpp
 void register_gmm(py::module_& m);        // gmm_bindings.cpp
 void register_images(py::module_& m);     // image_bindings.cpp
+void register_vae(py::module_& m);        // vae_bindings.cpp
 
 /// energy_params from the Python keywords; parses the names and validates (ValueError).
 energy_params make_params(

@@ -333,7 +333,7 @@ def test_plots_py_draws_figures_only():
     res = subprocess.run([sys.executable, str(PLOTS), "--help"], capture_output=True, text=True,
                          env=env, timeout=60)
     assert res.returncode == 0, res.stderr
-    assert "{fig1,akem,lmin0,logl0,bstor,pxle}" in res.stdout
+    assert "{fig1,akem,lmin0,logl0,bstor,pxle,qbvae}" in res.stdout
     defs = re.findall(r"^def (\w+)", PLOTS.read_text(encoding="utf-8"), flags=re.M)
     assert defs and all(d.startswith(("plot_", "_")) or d == "main" for d in defs), defs
 
