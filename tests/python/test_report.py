@@ -31,6 +31,7 @@ SECTIONS = [
     "## LOGL0: are retrieved memories good samples?",
     "## BSTOR: every training image stored at once (`denseam bstor`)",
     "## PXLE: pixel-space emergence (`denseam pxle`)",
+    "## QBVAE: emergent memories of a VAE's latent space",
     "## Fig. 1 minima as printed by `denseam demo`",
 ]
 
@@ -74,6 +75,11 @@ def results(cli_binary, tmp_path_factory):
     (out / "pxle").mkdir()
     cli(["pxle", "--dataset", "sklearn-digits", "--out", out / "pxle", "--no-plot"],
         "pxle/pxle.txt")
+    (out / "qbvae").mkdir()
+    cli(["vae", "train", "--dataset", "sklearn-digits", "--hidden", 16, "--latent", 3,
+         "--epochs", 2, "--out", out / "vae.safetensors", "--no-progress"], "vae.txt")
+    cli(["qbvae", "--model", out / "vae.safetensors", "--dataset", "sklearn-digits", "--out",
+         out / "qbvae", "--lse-steps", 200, "--lse-random", 20, "--no-plot"], "qbvae/qbvae.txt")
     run_report(out)
     return out
 
@@ -115,8 +121,8 @@ def test_report_has_every_section_in_order(report_md):
     at = [report_md.find(s) for s in SECTIONS]
     assert all(i >= 0 for i in at), [s for s, i in zip(SECTIONS, at) if i < 0]
     assert at == sorted(at)
-    # LMIN0, LOGL0, BSTOR, PXLE
-    assert report_md.count("### Where we differ from the reference, and why") == 4
+    # LMIN0, LOGL0, BSTOR, PXLE, QBVAE
+    assert report_md.count("### Where we differ from the reference, and why") == 5
     for claims in ("| paper (Appendix C) |", "| paper (paper.md 3.2) |",
                    "| paper (paper.md 3.3, Fig. 3 right) |"):
         assert claims in report_md
@@ -188,7 +194,7 @@ def test_without_timings_the_intro_says_so(report_md):
     assert "(no timings.json, so no timings)" in intro
     assert "the LMIN0 sweep (10 configurations)," in intro  # 2 seeds x 5 betas
     assert "the LOGL0 sweep (8 runs)," in intro  # 2 seeds x 2 energies x 2 betas
-    assert "BSTOR on MNIST digits, PXLE." in intro
+    assert "BSTOR on MNIST digits, PXLE, QBVAE." in intro
 
 
 def test_timings_json_gives_what_was_run_and_how_long(results, tmp_path):
@@ -205,8 +211,8 @@ def test_timings_json_gives_what_was_run_and_how_long(results, tmp_path):
     assert intro.startswith("Produced by `bash scripts/main.sh` on 2024-01-02 (2 cores): "
                             "Fig. 1 1.5 s, AKEM 0.3 s, the LMIN0 sweep (10 configurations) "
                             "12.0 s, the reduced LOGL0 sweep (8 runs) 31.2 s, BSTOR on MNIST "
-                            "digits 2.5 s, PXLE 0.2 s; 45.9 s for all experiments and figures "
-                            "(after the build).")
+                            "digits 2.5 s, PXLE 0.2 s, QBVAE; 45.9 s for all experiments and "
+                            "figures (after the build).")
     assert "(`denseam logl0 --sweep reduced`)" in text
     assert "Sweep `reduced` in 31.2 s (reduced:" in text
     other = tmp_path / "t.json"
@@ -351,3 +357,11 @@ def test_bstor_and_pxle_tables_match_the_data(results, report_md):
     letters = " ".join(m["letters"] for m in p["minima"] if not m["stored"])
     assert f"| {sum(not m['stored'] for m in p['minima'])}: {letters or '-'} |" in report_md
     assert f"| {sum(m['stored'] for m in p['minima'])} of {len(p['indices'])} |" in report_md
+
+
+def test_qbvae_table_matches_the_data(results, report_md):
+    q = json.loads((results / "qbvae" / "qbvae.json").read_text())
+    m = len(q["indices"])
+    assert f"| {q['lsr']['stored']} / {m}, exact |" in report_md
+    assert f"| {q['lsr']['emergent']}, exact |" in report_md
+    assert f"| {q['lse']['search_minima']} minima (search);" in report_md
