@@ -3,7 +3,8 @@
 # Fig. 1, AKEM, the full LMIN0 sweep (900 configurations), a reduced LOGL0 sweep (the
 # paper's headline panel: k=10, d=8, M=25, seeds 3-7, 20 betas, N=500, LSR and LSE; 200 runs,
 # about 30 s), BSTOR on the 10,000 MNIST digits and on Fashion-MNIST's 60,000 training images,
-# and PXLE, with figures and report.md. `bash scripts/main.sh --logl0-full [OUT]` runs the paper's LOGL0 sweep instead
+# PXLE, and QBVAE (a beta-VAE trained here on the MNIST digits, cached by its settings), with
+# figures and report.md. `bash scripts/main.sh --logl0-full [OUT]` runs the paper's LOGL0 sweep instead
 # (1,600 runs, `denseam logl0 --sweep paper`; see docs/experiments.md for its cost).
 # report.md is written by python/denseam/report.py from the data and $OUT/timings.json.
 set -euo pipefail
@@ -89,6 +90,27 @@ mkdir -p "$out/pxle"
 "$bin" pxle --dataset "${digits:-fashion-mnist}" --out "$out/pxle" | tee "$out/pxle/pxle.txt"
 pxle_s=$(elapsed "$t")
 
+echo "== QBVAE (paper.md 3.7): the mnist10 beta-VAE (denseam vae train), then denseam qbvae"
+t=$(now_ms)
+mkdir -p "$out/qbvae"
+vae_data="${digits:-fashion-mnist}"
+# The checkpoint is reused when everything that makes its bits is the same: the data set, the
+# training settings (the defaults of `denseam vae train`), the thread count and the version.
+vae_key=$(printf '%s' "$vae_data epochs=50 batch=128 lr=0.001 seed=0 hidden=512 latent=10 \
+beta_kl=4 threads=$(nproc) $("$bin" --version)" | sha256sum | cut -c1-16)
+vae_cache="${DENSEAM_DATA:-${XDG_CACHE_HOME:-$HOME/.cache}/denseam}/vae"
+vae_file="$vae_cache/$vae_data-$vae_key.safetensors"
+if [ -f "$vae_file" ]; then
+  echo "reusing the trained VAE $vae_file"
+else
+  mkdir -p "$vae_cache"
+  "$bin" vae train --dataset "$vae_data" --out "$vae_file" --no-progress \
+    | tee "$out/qbvae/vae_train.txt"
+fi
+cp "$vae_file" "$out/qbvae/vae.safetensors"
+"$bin" qbvae --model "$vae_file" --dataset "$vae_data" --out "$out/qbvae" | tee "$out/qbvae/qbvae.txt"
+qbvae_s=$(elapsed "$t")
+
 total_s=$(elapsed "$job_start")
 
 # What was run and how long it took; report.py builds report.md from it and the data in $out.
@@ -97,6 +119,7 @@ cat > "$out/timings.json" <<EOF
  "logl0_sweep": "$logl0_sweep",
  "seconds": {"fig1": $fig1_s, "akem": $akem_s, "lmin0": $lmin0_s, "logl0": $logl0_s,
              "bstor_mnist": $bstor_mnist_s, "bstor_fashion": $bstor_fashion_s, "pxle": $pxle_s,
+             "qbvae": $qbvae_s,
              "total": $total_s}}
 EOF
 "$py" "$DENSEAM_ROOT/python/denseam/report.py" "$out" --timings "$out/timings.json"
