@@ -78,7 +78,8 @@ int main(int argc, char** argv) {
     add("qbvae",
         "QBVAE3 on latent codes: exact LSR minima of stored latents vs LSE at the same beta",
         add_qbvae);
-    add("vae", "beta-VAE: train on images, encode images, decode latents (safetensors weights)",
+    add("vae",
+        "beta-VAE: train on images, encode images, decode latents (safetensors weights)",
         add_vae);
 
     // An empty value ("--beta ''", "--out=") is never meant; the option parser would read it as

@@ -316,8 +316,8 @@ struct bstor_options {
     /// The seed image: the reference's hard-coded 38, or -1 for a preserved image drawn with
     /// `seed` (the paper's "random seed image").
     std::int64_t seed_index = 38;
-    std::int64_t sub_size = 16;    ///< the sub-memory: the seed + (sub_size - 1) interacting images
-    std::uint64_t seed = 10;       ///< the draw of the sub-memory and of the retrieval starts
+    std::int64_t sub_size = 16;  ///< the sub-memory: the seed + (sub_size - 1) interacting images
+    std::uint64_t seed = 10;     ///< the draw of the sub-memory and of the retrieval starts
     /// The reference draws the sub-memory with replacement from the interacting images
     /// (including the seed itself); the default draws distinct images other than the seed.
     bool with_replacement = false;
@@ -461,8 +461,8 @@ struct qbvae_result {
     std::int64_t dim = 0;
     std::vector<double> patterns;  ///< (n_mems x dim), Xi
     double beta = 0.0;
-    choose_beta_result chosen;     ///< choose_beta(Xi, target_k) (unused when options.beta > 0)
-    minima_result lsr;             ///< every LSR minimum at beta, exactly
+    choose_beta_result chosen;  ///< choose_beta(Xi, target_k) (unused when options.beta > 0)
+    minima_result lsr;          ///< every LSR minimum at beta, exactly
     /// LSE descent: final states (n_mems x dim), the reference's unique count (rounded to 1
     /// decimal) and the distinct converged states (within 1e-6, max-norm).
     std::vector<double> lse_states;
