@@ -348,7 +348,7 @@ namespace denseam::cli {
 
 run_fn add_qbvae(CLI::App& sub) {
     struct opts {
-        std::string latents, out = "qbvae", model, decoder;
+        std::string latents, out = "qbvae", model, decoder, config;
         image_source src;
         qbvae_options qo;
         bool no_plot = false;
@@ -363,6 +363,10 @@ run_fn add_qbvae(CLI::App& sub) {
     o->src.declare(sub, "mnist-digits");
     sub.add_option("--decoder", o->decoder, "With --latents: a beta-VAE to decode the memories");
     sub.add_flag("--no-plot", o->no_plot, "Write the data only");
+    sub.add_option("--config",
+                   o->config,
+                   "The paper's setting: mnist10 (--dataset mnist-digits) or fashion10 "
+                   "(--dataset fashion-mnist), 24 latents, seed 8, K = 5; needs --model");
     sub.add_option("--out,-o", o->out, "Output folder")->capture_default_str();
     sub.add_option("--n-mems", o->qo.n_mems, "Latents stored (drawn without replacement)")
         ->capture_default_str();
@@ -395,6 +399,18 @@ run_fn add_qbvae(CLI::App& sub) {
         if (beta_opt->count() > 0 && !(o->qo.beta > 0.0 && std::isfinite(o->qo.beta)))
             throw invalid_argument("--beta must be finite and > 0, got " +
                                    detail::shortest(o->qo.beta));
+        if (!o->config.empty()) {
+            if (o->config != "mnist10" && o->config != "fashion10")
+                throw invalid_argument("--config " + o->config + ": choose mnist10 or fashion10");
+            if (o->model.empty() || !o->src.images.empty())
+                throw invalid_argument("--config " + o->config +
+                                       " encodes its data set with --model vae.safetensors "
+                                       "(train one: denseam vae train --dataset " +
+                                       (o->config == "mnist10" ? "mnist-digits" : "fashion-mnist") +
+                                       ")");
+            o->src.dataset = o->config == "mnist10" ? "mnist-digits" : "fashion-mnist";
+            o->src.split = "train";
+        }
         if (o->latents.empty() == o->model.empty())
             throw invalid_argument(
                 "give the latents: --latents Z.npy, or --model vae.safetensors "

@@ -83,3 +83,14 @@ def test_model_encodes_and_decodes_like_latents_plus_decoder(run_cli, tmp_path):
     j = json.loads((tmp_path / "a" / "qbvae.json").read_text())
     dec = np.load(tmp_path / "a" / "qbvae_decoded_lsr.npy")
     assert dec.shape == (j["lsr"]["total"], 64) and 0.0 <= dec.min() and dec.max() <= 1.0
+
+
+@pytest.mark.parametrize("extra,word", [
+    (["--config", "mnist10"], "--model"),
+    (["--config", "cifar10", "--model", "m.safetensors"], "choose mnist10 or fashion10"),
+])
+def test_config_needs_a_model_and_a_known_name(run_cli, tmp_path, extra, word):
+    res = run_cli(["qbvae", "--out", str(tmp_path / "q"), *extra])
+    assert res.returncode == 2 and word in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "q").exists()
