@@ -198,12 +198,10 @@ run_fn add_bstor(CLI::App& sub) {
                                                  [&] { return run_bstor(s.view(), bo, ex); });
         bar.finish();
         const std::int64_t d = r.dim;
-        std::vector<double> subm, mins, full;
+        std::vector<double> subm;
         for (auto i : r.sub_indices) subm.insert(subm.end(), s.view().row(i), s.view().row(i) + d);
-        for (const auto& m : r.sub_minima.minima)
-            mins.insert(mins.end(), m.position.begin(), m.position.end());
-        for (const auto& m : r.full_emergent)
-            full.insert(full.end(), m.position.begin(), m.position.end());
+        const std::vector<double> mins = positions_of(r.sub_minima.minima);
+        const std::vector<double> full = positions_of(r.full_emergent);
         files.set(json, to_json(r));
         files.set(sub_npy, npy_bytes(subm, std::int64_t(r.sub_indices.size()), d));
         files.set(min_npy, npy_bytes(mins, std::int64_t(r.sub_minima.minima.size()), d));
@@ -305,9 +303,7 @@ run_fn add_pxle(CLI::App& sub) {
                                                  {"beta_fraction", "--beta-fraction"},
                                                  {"beta must", "--beta must"}},
                                                 [&] { return run_pxle(s.view(), o->po, ex); });
-        std::vector<double> mins;
-        for (const auto& m : r.minima.minima)
-            mins.insert(mins.end(), m.position.begin(), m.position.end());
+        const std::vector<double> mins = positions_of(r.minima.minima);
         files.set(json, to_json(r));
         files.set(pat_npy, npy_bytes(r.patterns, std::int64_t(r.indices.size()), r.dim));
         files.set(min_npy, npy_bytes(mins, std::int64_t(r.minima.minima.size()), r.dim));
@@ -479,9 +475,7 @@ run_fn add_qbvae(CLI::App& sub) {
             [&] {
                 return run_qbvae({z.data(), rows, cols}, o->qo, ex);
             });
-        std::vector<double> mins;
-        for (const auto& mm : r.lsr.minima)
-            mins.insert(mins.end(), mm.position.begin(), mm.position.end());
+        const std::vector<double> mins = positions_of(r.lsr.minima);
         const auto k = static_cast<std::int64_t>(r.indices.size());
         files.set(json, to_json(r));
         files.set(pat, npy_bytes(r.patterns, k, r.dim));

@@ -52,9 +52,7 @@ nlohmann::json lsr_at_beta(const minima_cli& o,
     const auto r = find_lsr_minima(
         make_matrix_view<const double>(x.data(), mem.rows(), d), p.beta, p.eps, mo, ex);
     if (!o.out.empty()) {
-        std::vector<double> pos;
-        pos.reserve(r.minima.size() * static_cast<std::size_t>(d));
-        for (const auto& m : r.minima) pos.insert(pos.end(), m.position.begin(), m.position.end());
+        const std::vector<double> pos = positions_of(r.minima);
         const std::int64_t shape[] = {static_cast<std::int64_t>(r.minima.size()), d};
         files.set(o.out, to_npy_bytes(std::span<const double>(pos), shape));
     }

@@ -121,6 +121,10 @@ minima_result find_lsr_minima(matrix_view<const double> patterns,
                               const minima_options& options = {},
                               const exec_options& exec = {});
 
+/// The positions of `minima`, row by row: (minima.size() x dim), as .npy files and arrays hold
+/// them.
+std::vector<double> positions_of(const std::vector<minimum>& minima);
+
 /// The minima of `r` as one JSON object (what `denseam minima --supports` writes): support sets
 /// in CSR form {offsets, indices} and per-minimum arrays energy, hessian_scale, basin_radius
 /// (null when not computed), nearest, nearest_distance, stored, novel, in the order of

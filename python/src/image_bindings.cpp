@@ -33,10 +33,6 @@ py::dict from_json(const std::string& text) {
     return py::module_::import("json").attr("loads")(text).cast<py::dict>();
 }
 
-matrix_arg<double> images_arg(const input_array& in) {
-    return as_matrix<double>(in);
-}
-
 }  // namespace
 
 void register_images(py::module_& m) {
@@ -84,7 +80,7 @@ message says how to get them) or corrupt.)doc",
         "nearest_distinct_neighbours",
         [](const py::handle& patterns, int n_threads) {
             const input_array in = as_input(patterns, "patterns", "(n_patterns, dim)");
-            const matrix_arg<double> x = images_arg(in);
+            const matrix_arg<double> x = as_matrix<double>(in);
             nearest_result r;
             call_without_gil(n_threads, [&](const exec_options& exec) {
                 r = nearest_distinct_neighbours(x.view, {}, exec);
@@ -119,7 +115,7 @@ message says how to get them) or corrupt.)doc",
            std::int64_t starts,
            int n_threads) {
             const input_array in = as_input(images, "images", "(n_images, n_pixels)");
-            const matrix_arg<double> x = images_arg(in);
+            const matrix_arg<double> x = as_matrix<double>(in);
             bstor_options o;
             o.beta = beta;
             o.preserve = preserve;
@@ -139,12 +135,10 @@ message says how to get them) or corrupt.)doc",
             std::vector<double> nn(r.nn_sq_distance.size());
             for (std::size_t i = 0; i < nn.size(); ++i) nn[i] = std::sqrt(r.nn_sq_distance[i]);
             d["nn_distance"] = vector_of(nn);
-            std::vector<double> sub, mins, full;
+            std::vector<double> sub;
             for (auto i : r.sub_indices) sub.insert(sub.end(), x.view.row(i), x.view.row(i) + dim);
-            for (const auto& s : r.sub)
-                mins.insert(mins.end(), s.m.position.begin(), s.m.position.end());
-            for (const auto& f : r.full_emergent)
-                full.insert(full.end(), f.position.begin(), f.position.end());
+            const std::vector<double> mins = positions_of(r.sub_minima.minima);
+            const std::vector<double> full = positions_of(r.full_emergent);
             d["sub_memory"] = rows_of(sub, static_cast<std::int64_t>(r.sub_indices.size()), dim);
             d["sub_minima_positions"] = rows_of(mins, static_cast<std::int64_t>(r.sub.size()), dim);
             d["full_emergent_positions"] =
@@ -182,7 +176,7 @@ plus arrays: nn_distance (N,), sub_memory, sub_minima_positions, full_emergent_p
            double beta_fraction,
            int n_threads) {
             const input_array in = as_input(images, "images", "(n_images, n_pixels)");
-            const matrix_arg<double> x = images_arg(in);
+            const matrix_arg<double> x = as_matrix<double>(in);
             pxle_options o;
             o.n_images = n_images;
             o.seed = seed;
@@ -200,9 +194,7 @@ plus arrays: nn_distance (N,), sub_memory, sub_minima_positions, full_emergent_p
                 text = to_json(r);
             });
             py::dict d = from_json(text);
-            std::vector<double> mins;
-            for (const auto& mm : r.minima.minima)
-                mins.insert(mins.end(), mm.position.begin(), mm.position.end());
+            const std::vector<double> mins = positions_of(r.minima.minima);
             d["patterns"] = rows_of(r.patterns, static_cast<std::int64_t>(r.indices.size()), r.dim);
             d["minima_positions"] =
                 rows_of(mins, static_cast<std::int64_t>(r.minima.minima.size()), r.dim);

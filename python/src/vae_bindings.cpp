@@ -189,10 +189,8 @@ void register_vae(py::module_& m) {
             std::copy(r.patterns.begin(), r.patterns.end(), pat.mutable_data());
             std::copy(r.lse_states.begin(), r.lse_states.end(), lse.mutable_data());
             py::array_t<double> mins({static_cast<py::ssize_t>(r.lsr.minima.size()), dim});
-            for (std::size_t i = 0; i < r.lsr.minima.size(); ++i)
-                std::copy(r.lsr.minima[i].position.begin(),
-                          r.lsr.minima[i].position.end(),
-                          mins.mutable_data(static_cast<py::ssize_t>(i), 0));
+            const std::vector<double> flat = positions_of(r.lsr.minima);
+            std::copy(flat.begin(), flat.end(), mins.mutable_data());
             d["patterns"] = pat;
             d["lsr_positions"] = mins;
             d["lse_states"] = lse;

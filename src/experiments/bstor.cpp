@@ -258,9 +258,7 @@ bstor_result run_bstor(matrix_view<const double> x,
     // images from the sub-memory minima and from random points between the seed and an
     // interacting image.
     if (o.n_starts > 0 || !r.sub_minima.minima.empty()) {
-        std::vector<double> starts;
-        for (const minimum& m : r.sub_minima.minima)
-            starts.insert(starts.end(), m.position.begin(), m.position.end());
+        std::vector<double> starts = positions_of(r.sub_minima.minima);
         std::mt19937_64 srng(o.seed ^ 0x5354415254ULL);
         for (std::int64_t s = 0; s < o.n_starts && !interacting.empty(); ++s) {
             const std::int64_t j =

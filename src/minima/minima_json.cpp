@@ -7,6 +7,12 @@
 
 namespace denseam {
 
+std::vector<double> positions_of(const std::vector<minimum>& minima) {
+    std::vector<double> out;
+    for (const minimum& m : minima) out.insert(out.end(), m.position.begin(), m.position.end());
+    return out;
+}
+
 std::string to_json(const minima_result& r) {
     nlohmann::ordered_json offsets = nlohmann::ordered_json::array({0}),
                            indices = nlohmann::ordered_json::array(),
