@@ -81,6 +81,12 @@ int main(int argc, char** argv) {
     add("vae",
         "beta-VAE: train on images, encode images, decode latents (safetensors weights)",
         add_vae);
+    add("drdam",
+        "Distributed memory (DrDAM): random-feature energies, gradients and retrieval, build/save",
+        add_drdam);
+    add("drdam-study",
+        "DrDAM study: error vs Y, retrieval of occluded images vs MrDAM, bytes (JSONL + PNG)",
+        add_drdam_study);
 
     // An empty value ("--beta ''", "--out=") is never meant; the option parser would read it as
     // 0 or as no file at all.

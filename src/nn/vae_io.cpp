@@ -1,14 +1,12 @@
 // SPDX-License-Identifier: MIT
 // beta-VAE weights as safetensors files: the tensors of beta_vae::tensors() and the config in the
 // metadata.
-#include <charconv>
-#include <cmath>
-
 #include "denseam/error.hpp"
 #include "denseam/safetensors.hpp"
 #include "denseam/vae.hpp"
 #include "io/files.hpp"
 #include "io/format.hpp"
+#include "io/metadata.hpp"
 
 namespace denseam {
 namespace {
@@ -17,27 +15,14 @@ double number_of(const std::map<std::string, std::string>& m,
                  const std::string& key,
                  double fallback,
                  const std::string& path) {
-    const auto it = m.find(key);
-    if (it == m.end()) return fallback;
-    double v = 0.0;
-    const char* b = it->second.data();
-    const auto r = std::from_chars(b, b + it->second.size(), v);
-    if (r.ec != std::errc() || r.ptr != b + it->second.size() || !std::isfinite(v))
-        throw invalid_argument(detail::in_quotes(path) + ": metadata " + key + " = " +
-                               detail::in_quotes(detail::printable_text(it->second, 40)) +
-                               " is not a finite number");
-    return v;
+    return detail::metadata_number(m, key, fallback, path);
 }
 
 std::int64_t size_of(const std::map<std::string, std::string>& m,
                      const std::string& key,
                      std::int64_t fallback,
                      const std::string& path) {
-    const double v = number_of(m, key, static_cast<double>(fallback), path);
-    if (!(v >= 1.0 && v <= 1e6 && v == std::floor(v)))
-        throw invalid_argument(detail::in_quotes(path) + ": metadata " + key + " = " +
-                               detail::shortest(v) + " is not a size in [1, 1e6]");
-    return static_cast<std::int64_t>(v);
+    return detail::metadata_integer(m, key, fallback, 1, 1000000, path);
 }
 
 }  // namespace

@@ -75,6 +75,10 @@ retrieve_result<T> make_result(std::int64_t n, std::int64_t dim) {
     return r;
 }
 
+/// Validates the options every retrieval shares (max_steps, tol, clamped coordinates in
+/// [0, dim), finite schedules, positive beta schedule values); throws invalid_argument.
+void check_retrieve_options(const retrieve_options& options, std::int64_t dim);
+
 /// Whether gradient descent follows options.beta (else the energy's beta throughout).
 inline bool uses_beta_schedule(const retrieve_options& opt) {
     return !(opt.beta.type == schedule::kind::constant && !(opt.beta.start > 0.0));

@@ -81,15 +81,9 @@ void check_schedule(const schedule& s, const char* what) {
 
 }  // namespace
 
-template <class T>
-retrieve_result<T> retrieve(matrix_view<const T> memories,
-                            matrix_view<const T> queries,
-                            const energy_params& params,
-                            const retrieve_options& options,
-                            const exec_options& exec) {
-    validate(params);
-    const double coord_max = detail::check_memories_queries(memories, queries);
-    detail::check_energy_range(memories, coord_max, params);
+namespace detail {
+
+void check_retrieve_options(const retrieve_options& options, std::int64_t dim) {
     if (options.max_steps < 0)
         throw invalid_argument("max_steps must be >= 0 (got " + std::to_string(options.max_steps) +
                                ")");
@@ -97,10 +91,9 @@ retrieve_result<T> retrieve(matrix_view<const T> memories,
         throw invalid_argument("tol must be finite and >= 0 (got " + detail::shortest(options.tol) +
                                ")");
     for (auto c : options.clamp)
-        if (c < 0 || c >= queries.cols)
+        if (c < 0 || c >= dim)
             throw invalid_argument("clamped coordinate " + std::to_string(c) +
-                                   " is out of range for dimension " +
-                                   std::to_string(queries.cols));
+                                   " is out of range for dimension " + std::to_string(dim));
     check_schedule(options.step_size, "step size");
     check_schedule(options.noise, "noise");
     check_schedule(options.beta, "beta");
@@ -110,6 +103,20 @@ retrieve_result<T> retrieve(matrix_view<const T> memories,
         if (options.beta.type == schedule::kind::cosine) ok = ok && options.beta.end > 0.0;
         if (!ok) throw invalid_argument("beta schedule values must be > 0");
     }
+}
+
+}  // namespace detail
+
+template <class T>
+retrieve_result<T> retrieve(matrix_view<const T> memories,
+                            matrix_view<const T> queries,
+                            const energy_params& params,
+                            const retrieve_options& options,
+                            const exec_options& exec) {
+    validate(params);
+    const double coord_max = detail::check_memories_queries(memories, queries);
+    detail::check_energy_range(memories, coord_max, params);
+    detail::check_retrieve_options(options, queries.cols);
     const detail::retrieval_call<T> call{memories, queries, params, options, exec};
     if (options.method == retrieval_method::fixed_point) {
         if (!options.clamp.empty())
