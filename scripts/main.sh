@@ -3,7 +3,8 @@
 # Fig. 1, AKEM, the full LMIN0 sweep (900 configurations), a reduced LOGL0 sweep (the
 # paper's headline panel: k=10, d=8, M=25, seeds 3-7, 20 betas, N=500, LSR and LSE; 200 runs,
 # about 30 s), BSTOR on the 10,000 MNIST digits and on Fashion-MNIST's 60,000 training images,
-# PXLE, and QBVAE (a beta-VAE trained here on the MNIST digits, cached by its settings), with
+# PXLE, QBVAE (a beta-VAE trained here on the MNIST digits, cached by its settings) and the
+# DrDAM study (random-feature memories vs explicit ones: error vs Y, completion, bytes), with
 # figures and report.md. `bash scripts/main.sh --logl0-full [OUT]` runs the paper's LOGL0 sweep instead
 # (1,600 runs, `denseam logl0 --sweep paper`; see docs/experiments.md for its cost).
 # report.md is written by python/denseam/report.py from the data and $OUT/timings.json.
@@ -111,6 +112,13 @@ cp "$vae_file" "$out/qbvae/vae.safetensors"
 "$bin" qbvae --model "$vae_file" --dataset "$vae_data" --out "$out/qbvae" | tee "$out/qbvae/qbvae.txt"
 qbvae_s=$(elapsed "$t")
 
+echo "== DrDAM (issue 13, docs/drdam.md): denseam drdam-study"
+t=$(now_ms)
+mkdir -p "$out/drdam"
+"$bin" drdam-study --dataset "${digits:-fashion-mnist}" --out "$out/drdam" --no-progress \
+  | tee "$out/drdam/drdam.txt"
+drdam_s=$(elapsed "$t")
+
 total_s=$(elapsed "$job_start")
 
 # What was run and how long it took; report.py builds report.md from it and the data in $out.
@@ -119,7 +127,7 @@ cat > "$out/timings.json" <<EOF
  "logl0_sweep": "$logl0_sweep",
  "seconds": {"fig1": $fig1_s, "akem": $akem_s, "lmin0": $lmin0_s, "logl0": $logl0_s,
              "bstor_mnist": $bstor_mnist_s, "bstor_fashion": $bstor_fashion_s, "pxle": $pxle_s,
-             "qbvae": $qbvae_s,
+             "qbvae": $qbvae_s, "drdam": $drdam_s,
              "total": $total_s}}
 EOF
 "$py" "$DENSEAM_ROOT/python/denseam/report.py" "$out" --timings "$out/timings.json"

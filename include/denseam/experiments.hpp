@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "denseam/beta.hpp"
+#include "denseam/features.hpp"
 #include "denseam/gmm.hpp"
 #include "denseam/minima.hpp"
 #include "denseam/minima_search.hpp"
@@ -483,5 +484,120 @@ qbvae_result run_qbvae(matrix_view<const double> latents,
 /// The result as JSON: indices, beta, choose_beta diagnostics, LSR counts and minima (supports,
 /// stored, energy), LSE counts (descent: rounded and distinct; search: minima, stored), paper.
 std::string to_json(const qbvae_result& r);
+
+// ---- DrDAM: distributed memories vs explicit ones (issue 13; docs/drdam.md) -----------------
+
+/// (a) Error of the distributed energy and gradient against the exact lse engine vs Y.
+/// Data like the DrDAM paper's Figs. 3-4: n_patterns random binary patterns with entries in
+/// {0, 1/sqrt(d)}, queries = the first n_queries patterns plus N(0, query_noise^2 / d) noise.
+struct drdam_error_options {
+    std::vector<std::int64_t> dims = {16, 64, 784};
+    std::vector<double> betas = {10.0, 30.0, 50.0};
+    std::vector<std::int64_t> n_features = {256, 1024, 4096, 16384, 65536, 131072};
+    std::vector<feature_kind> kinds = {feature_kind::fourier, feature_kind::positive};
+    std::int64_t n_patterns = 100;
+    std::int64_t n_queries = 32;
+    std::int64_t n_seeds = 3;  ///< feature maps per configuration (errors averaged)
+    double query_noise = 0.1;
+    std::uint64_t seed = 0;
+    /// progress(done, total) over the (d, beta, kind, Y, seed) evaluations.
+    std::function<void(std::int64_t, std::int64_t)> progress;
+};
+
+struct drdam_error_row {
+    std::int64_t dim = 0;
+    double beta = 0.0;
+    feature_kind kind = feature_kind::fourier;
+    std::int64_t n_features = 0;
+    double energy_mae = 0.0;       ///< mean |E~ - E| over the supported queries and seeds
+    double energy_rel_mae = 0.0;   ///< mean |exp(-beta (E~ - E)) - 1|: relative kernel-sum error
+    double grad_mae = 0.0;         ///< mean |dE~/dx_k - dE/dx_k| (the reference's gradient error)
+    double grad_norm_mean = 0.0;   ///< mean |dE/dx_k| of the exact gradient, for scale
+    std::int64_t unsupported = 0;  ///< query evaluations with <phi(x), T> <= 0 (excluded)
+    double seconds = 0.0;          ///< build + evaluate, all seeds
+};
+
+/// Least-squares fit log(energy_mae) = slope log(Y) + intercept per (d, beta, kind).
+struct drdam_error_fit {
+    std::int64_t dim = 0;
+    double beta = 0.0;
+    feature_kind kind = feature_kind::fourier;
+    double slope = 0.0, intercept = 0.0;
+    double grad_slope = 0.0;
+};
+
+struct drdam_error_result {
+    std::vector<drdam_error_row> rows;
+    std::vector<drdam_error_fit> fits;
+};
+
+/// @throws denseam::invalid_argument for empty lists or bad sizes (n_queries > n_patterns).
+drdam_error_result run_drdam_error(const drdam_error_options& options = {},
+                                   const exec_options& exec = {});
+
+/// (b) Pattern completion of occluded images: n_patterns images scaled to unit norm are stored;
+/// each query is a stored image with its bottom `occlude` fraction of rows set to 0 and the rest
+/// clamped; both the explicit memory (lse, method gradient) and the distributed memories descend
+/// for `steps` steps of `step_size`; distances between the final states.
+struct drdam_retrieval_options {
+    std::int64_t n_patterns = 20;
+    std::int64_t height = 28, width = 28;  ///< the images' shape (rows are occluded)
+    double occlude = 0.5;
+    std::vector<double> betas = {10.0, 30.0};
+    std::vector<std::int64_t> n_features = {4096, 16384, 65536};
+    std::vector<feature_kind> kinds = {feature_kind::fourier};
+    std::int64_t steps = 50;
+    double step_size = 0.2;
+    std::uint64_t seed = 0;  ///< the draw of the images and the feature maps
+    std::function<void(std::int64_t, std::int64_t)> progress;
+};
+
+struct drdam_retrieval_row {
+    double beta = 0.0;
+    feature_kind kind = feature_kind::fourier;
+    std::int64_t n_features = 0;
+    double distance_mean = 0.0;  ///< mean ||x_T(DrDAM) - x_T(MrDAM)|| over the queries
+    double distance_max = 0.0;
+    double agree = 0.0;    ///< share of queries whose two final states are nearest the same image
+    double correct = 0.0;  ///< share of DrDAM final states nearest their own stored image
+    std::int64_t out_of_support = 0;  ///< queries stopped where <phi(x), T> <= 0
+    double seconds = 0.0;
+    std::int64_t state_offset = 0;  ///< first row of its final states in drdam_states
+};
+
+struct drdam_retrieval_result {
+    std::vector<std::int64_t> indices;  ///< images drawn
+    std::int64_t dim = 0;
+    std::vector<double> patterns;       ///< (n_patterns x dim), unit norm
+    std::vector<double> queries;        ///< (n_patterns x dim), occluded
+    std::vector<std::int64_t> clamped;  ///< the visible coordinates
+    std::vector<double> betas;          ///< the options' betas, in order
+    std::vector<double> mrdam_states;   ///< (betas x n_patterns x dim)
+    std::vector<double> mrdam_correct;  ///< per beta: share nearest their own image
+    std::vector<drdam_retrieval_row> rows;
+    std::vector<double> drdam_states;  ///< (rows x n_patterns x dim)
+};
+
+/// @param images (N x height*width), N >= n_patterns. @throws denseam::invalid_argument.
+drdam_retrieval_result run_drdam_retrieval(matrix_view<const double> images,
+                                           const drdam_retrieval_options& options = {},
+                                           const exec_options& exec = {});
+
+/// (c) Bytes of the three designs for each M, at the given dim and map (see footprint()).
+struct drdam_bytes_row {
+    std::int64_t n_patterns = 0, dim = 0, n_features = 0;
+    memory_footprint bytes;
+};
+std::vector<drdam_bytes_row> drdam_bytes(const std::vector<std::int64_t>& n_patterns,
+                                         const std::vector<std::int64_t>& dims,
+                                         const feature_params& params);
+
+/// JSON Lines (one object per row) and the summary JSON of the study.
+std::string to_jsonl(const drdam_error_result& r);
+std::string to_jsonl(const drdam_retrieval_result& r);
+std::string to_jsonl(const std::vector<drdam_bytes_row>& rows);
+std::string drdam_summary_json(const drdam_error_result* error,
+                               const drdam_retrieval_result* retrieval,
+                               const std::vector<drdam_bytes_row>* bytes);
 
 }  // namespace denseam

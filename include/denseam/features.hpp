@@ -12,6 +12,7 @@
 // the memory holds O(Y) numbers plus a block. docs/drdam.md has the math and the choice of map.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -74,6 +75,7 @@ void projections(const feature_params& params,
                  matrix_view<float> out);
 
 /// The random phases b_i of fourier_phase (n_projections values in [0, 2 pi)); empty otherwise.
+/// @throws denseam::invalid_argument for bad params.
 std::vector<double> phases(const feature_params& params);
 
 /// phi(x) for each row of x (n x dim) into out (n x Y), in double. For checking and teaching;
@@ -172,6 +174,8 @@ class distributed_memory {
     /// version, kind, n_features, beta (shortest round-trip text), seed, dim, count,
     /// orthogonal), atomically. @throws as write_safetensors.
     void save(const std::string& path) const;
+    /// The bytes save() writes (for callers that write files their own way).
+    std::vector<std::byte> to_bytes() const;
     /// Reads a file written by save(). @throws denseam::invalid_argument, one line naming the
     /// file, for a missing/corrupt/foreign file or inconsistent metadata.
     static distributed_memory load(const std::string& path,
@@ -208,6 +212,7 @@ struct memory_footprint {
     /// The smallest M at which the distributed memory is smaller than the explicit one.
     std::int64_t break_even_patterns = 0;
 };
+/// @throws denseam::invalid_argument for n_patterns < 0, dim < 1 or bad params.
 memory_footprint footprint(std::int64_t n_patterns, std::int64_t dim, const feature_params& params);
 
 }  // namespace denseam

@@ -10,6 +10,9 @@ epilogues, OpenMP threads, GIL released):
     retrieve(memories, queries, beta=..., method="fixed-point" | "gradient", ...)
         -> RetrievalResult
     Memory(patterns, kernel=..., beta=...)  with .energy/.grad/.energy_and_grad/.retrieve
+    DistributedMemory(dim, kind="fourier", n_features=..., beta=...)  the same energy (lse) from
+        Y random features: .add/.remove/.energy/.energy_and_grad/.retrieve/.save/.load
+    feature_map, random_projections, feature_phases, memory_footprint  (the random features)
 
 beta is a required keyword wherever it is an energy parameter. Every other default is the C++
 library's default (see each function's signature and docstring). float32 inputs give float32
@@ -48,6 +51,7 @@ _prefer_avx512_blas()
 from . import _denseam  # noqa: E402  (after the BLAS choice above)
 from ._denseam import (  # noqa: E402
     BetaVAE,
+    DistributedMemory,
     GaussianMixture,
     Memory,
     RetrievalResult,
@@ -58,13 +62,17 @@ from ._denseam import (  # noqa: E402
     emergence_window,
     energy,
     energy_and_grad,
+    feature_map,
+    feature_phases,
     find_minima,
     grad,
     kernel_names,
     load_dataset,
+    memory_footprint,
     nearest_distinct_neighbours,
     pxle,
     qbvae,
+    random_projections,
     read_idx,
     retrieve,
     sample_around,
@@ -294,8 +302,15 @@ nearest_distinct_neighbours = _check_keywords_of_function(nearest_distinct_neigh
 bstor = _check_keywords_of_function(bstor)
 pxle = _check_keywords_of_function(pxle)
 qbvae = _check_keywords_of_function(qbvae)
+feature_map = _check_keywords_of_function(feature_map)
+random_projections = _check_keywords_of_function(random_projections)
+feature_phases = _check_keywords_of_function(feature_phases)
+memory_footprint = _check_keywords_of_function(memory_footprint)
 _check_keywords_of_methods(BetaVAE, ["__init__", "fit", "encode", "decode", "loss"])
 _check_keywords_of_methods(Memory, ["__init__", "energy", "grad", "energy_and_grad", "retrieve"])
+_check_keywords_of_methods(DistributedMemory,
+                           ["__init__", "add", "remove", "energy", "grad", "energy_and_grad",
+                            "retrieve", "save", "load"])
 _check_keywords_of_methods(GaussianMixture,
                            ["__init__", "random", "sample", "log_density", "from_json"])
 
@@ -313,6 +328,7 @@ RetrievalStatus.__doc__ = "Per-query outcome of a retrieval (values of Retrieval
 
 __all__ = [
     "BetaVAE",
+    "DistributedMemory",
     "GaussianMixture",
     "KERNELS",
     "Memory",
@@ -325,13 +341,17 @@ __all__ = [
     "emergence_window",
     "energy",
     "energy_and_grad",
+    "feature_map",
+    "feature_phases",
     "find_minima",
     "grad",
     "kernel_names",
     "load_dataset",
+    "memory_footprint",
     "nearest_distinct_neighbours",
     "pxle",
     "qbvae",
+    "random_projections",
     "read_idx",
     "retrieve",
     "sample_around",

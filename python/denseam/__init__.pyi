@@ -22,6 +22,11 @@ from ._denseam import bstor as bstor
 from ._denseam import pxle as pxle
 from ._denseam import qbvae as qbvae
 from ._denseam import BetaVAE as BetaVAE
+from ._denseam import DistributedMemory as DistributedMemory
+from ._denseam import feature_map as feature_map
+from ._denseam import random_projections as random_projections
+from ._denseam import feature_phases as feature_phases
+from ._denseam import memory_footprint as memory_footprint
 
 KERNELS: tuple[str, ...]
 

@@ -11,10 +11,12 @@ module, so it also runs as a script under Debian's /usr/bin/python3:
     python3 plots.py bstor bstor.json bstor.png bstor_curve.png --shape H,W
     python3 plots.py pxle  pxle.json  pxle.png --shape H,W
     python3 plots.py qbvae qbvae.json qbvae.png --shape H,W
+    python3 plots.py drdam-error drdam_error.jsonl drdam_error.png
+    python3 plots.py drdam-retrieval drdam.json drdam_retrieval.png --shape H,W
 
-bstor, pxle and qbvae read their .npy images from the JSON's folder (qbvae: the decoded images
+bstor, pxle, qbvae and drdam-retrieval read their .npy images from the JSON's folder (qbvae: the decoded images
 qbvae_decoded_{patterns,lsr,lse}.npy). `denseam fig1`, `denseam akem`, `denseam bstor`,
-`denseam pxle`, `denseam qbvae`, `denseam lmin0 --plot` and `denseam logl0 --plot` call it. Exit
+`denseam pxle`, `denseam qbvae`, `denseam drdam-study`, `denseam lmin0 --plot` and `denseam logl0 --plot` call it. Exit
 status 3 when matplotlib is missing (the callers then warn and keep their data). The Markdown
 tables and results/report.md are report.py's; the data readers both use are in _results.py.
 """
@@ -717,6 +719,122 @@ def plot_qbvae(json_path, png_path, shape, per_row=12):
     plt.close(fig)
 
 
+def plot_drdam_error(jsonl_path, png_path):
+    """DrDAM paper Figs. 3-4: mean absolute error of the energy (top) and of the gradient
+    (bottom) vs Y, one column per dimension, one colour per beta, solid = fourier, dashed =
+    positive features; the thin grey line has slope -1/2; legend: fitted slopes."""
+    plt = _mpl()
+    rows = [r for r in read_jsonl(jsonl_path) if r.get("experiment") == "drdam-error"]
+    if not rows:
+        raise ValueError(f"{jsonl_path}: no drdam-error rows")
+    dims = sorted({r["dim"] for r in rows})
+    betas = sorted({float(r["beta"]) for r in rows})
+    kinds = sorted({r["features"] for r in rows})
+    styles = {"fourier": "-", "fourier-phase": ":", "positive": "--"}
+    cmap = plt.get_cmap("viridis")
+    fig, axes = plt.subplots(2, len(dims), figsize=(4.2 * len(dims), 6.4), squeeze=False)
+    for c, d in enumerate(dims):
+        for r_i, (key, label) in enumerate((("energy_mae", "energy MAE"),
+                                            ("grad_mae", "gradient MAE"))):
+            ax = axes[r_i][c]
+            for b_i, beta in enumerate(betas):
+                color = cmap(b_i / max(1, len(betas) - 1) * 0.85)
+                for kind in kinds:
+                    sel = sorted((r for r in rows if r["dim"] == d and float(r["beta"]) == beta
+                                  and r["features"] == kind), key=lambda r: r["Y"])
+                    pts = [(r["Y"], float(r[key])) for r in sel
+                           if isinstance(r[key], (int, float)) and r[key] > 0]
+                    if len(pts) < 1:
+                        continue
+                    ys, vs = zip(*pts)
+                    slope = math.nan
+                    if len(pts) >= 2:
+                        lx = [math.log(y) for y in ys]
+                        lv = [math.log(v) for v in vs]
+                        mx, mv = sum(lx) / len(lx), sum(lv) / len(lv)
+                        den = sum((x - mx) ** 2 for x in lx)
+                        slope = sum((x - mx) * (v - mv) for x, v in zip(lx, lv)) / den
+                    ax.loglog(ys, vs, styles.get(kind, "-"), color=color, marker="o", ms=3,
+                              label=f"β={beta:g} {kind} ({slope:+.2f})")
+            # The Y^-1/2 guide through the middle of the plotted range.
+            lo, hi = ax.get_xlim()
+            ylo, yhi = ax.get_ylim()
+            gx = [lo, hi]
+            mid = math.sqrt(ylo * yhi)
+            gy = [mid * (x / math.sqrt(lo * hi)) ** -0.5 for x in gx]
+            ax.loglog(gx, gy, color="0.6", lw=0.8, zorder=0)
+            ax.set_xlim(lo, hi)
+            ax.set_ylim(ylo, yhi)
+            ax.set_xlabel("Y (features)")
+            ax.set_ylabel(label)
+            ax.set_title(f"d = {d}: {label}", fontsize=9)
+            ax.legend(fontsize=6, loc="lower left")
+    fig.suptitle("DrDAM vs exact LSE energy: error vs number of random features "
+                 "(grey: slope −1/2; legend: fitted slopes)", fontsize=10)
+    fig.tight_layout()
+    _save(fig, png_path, dpi=120)
+    plt.close(fig)
+
+
+def plot_drdam_retrieval(json_path, png_path, shape, cap=8):
+    """DrDAM paper Figs. 1-2: stored images, the occluded queries, MrDAM's completions and
+    DrDAM's for each map and Y (at the first beta); below, |DrDAM - MrDAM| vs Y for every beta
+    and map."""
+    plt = _mpl()
+    doc = read_json(json_path)
+    ret = doc.get("retrieval")
+    if not ret:
+        raise ValueError(f"{json_path}: no retrieval part")
+    dim = int(ret["dim"])
+    m = int(ret["n_patterns"])
+    h, w = _shape(shape, dim)
+    rows_meta = ret["rows"]
+    betas = [float(b["beta"]) for b in ret["mrdam"]]
+    pats = _npy_beside(json_path, "drdam_retrieval_patterns.npy", m, dim)
+    qrys = _npy_beside(json_path, "drdam_retrieval_queries.npy", m, dim)
+    mr = _npy_beside(json_path, "drdam_retrieval_mrdam.npy", m * len(betas), dim)
+    dr = _npy_beside(json_path, "drdam_retrieval_drdam.npy", m * len(rows_meta), dim)
+    beta0 = betas[0]
+    shown_rows = [r for r in rows_meta if float(r["beta"]) == beta0]
+    n = min(cap, m)
+    grid_rows = 3 + len(shown_rows)
+    fig = plt.figure(figsize=(1.0 * n + 3.2, 1.0 * grid_rows + 3.0))
+    gs = fig.add_gridspec(grid_rows + 3, n)
+    labels = (["stored", "occluded query", f"MrDAM β={beta0:g}"]
+              + [f"DrDAM {r['features']} Y={r['Y']}" for r in shown_rows])
+    sources = [pats, qrys, mr[:m]] + [dr[int(r["state_offset"]):int(r["state_offset"]) + m]
+                                      for r in shown_rows]
+    scale = max(float(pats.max()), 1e-12)  # unit-norm images: show them on the stored scale
+    for gr, (label, arr) in enumerate(zip(labels, sources)):
+        for c in range(n):
+            ax = fig.add_subplot(gs[gr, c])
+            _image(ax, (arr[c] / scale).clip(0, 1), (h, w))
+            if c == 0:
+                ax.set_ylabel(label, fontsize=6, rotation=0, ha="right", va="center")
+                ax.yaxis.set_visible(True)
+                ax.set_yticks([])
+    ax = fig.add_subplot(gs[grid_rows:, :])
+    styles = {"fourier": "-", "fourier-phase": ":", "positive": "--"}
+    cmap = plt.get_cmap("viridis")
+    for b_i, beta in enumerate(betas):
+        color = cmap(b_i / max(1, len(betas) - 1) * 0.85)
+        for kind in sorted({r["features"] for r in rows_meta}):
+            sel = sorted((r for r in rows_meta if float(r["beta"]) == beta
+                          and r["features"] == kind), key=lambda r: r["Y"])
+            if sel:
+                ax.loglog([r["Y"] for r in sel], [max(float(r["distance_mean"]), 1e-12)
+                                                  for r in sel],
+                          styles.get(kind, "-"), color=color, marker="o", ms=3,
+                          label=f"β={beta:g} {kind}")
+    ax.set_xlabel("Y (features)")
+    ax.set_ylabel("mean ‖x_T(DrDAM) − x_T(MrDAM)‖")
+    ax.legend(fontsize=7)
+    fig.suptitle("Pattern completion: explicit memory (MrDAM) vs distributed memory (DrDAM)",
+                 fontsize=10)
+    _save(fig, png_path, dpi=120)
+    plt.close(fig)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -745,6 +863,13 @@ def main(argv=None):
     s.add_argument("data")
     s.add_argument("png")
     s.add_argument("--shape", required=True, help="image height,width")
+    s = sub.add_parser("drdam-error")
+    s.add_argument("data")
+    s.add_argument("png")
+    s = sub.add_parser("drdam-retrieval")
+    s.add_argument("data")
+    s.add_argument("png")
+    s.add_argument("--shape", required=True, help="image height,width")
     a = ap.parse_args(argv)
     if a.cmd == "fig1":
         plot_fig1(a.data, a.png)
@@ -760,6 +885,10 @@ def main(argv=None):
         plot_pxle(a.data, a.png, a.shape)
     elif a.cmd == "qbvae":
         plot_qbvae(a.data, a.png, a.shape)
+    elif a.cmd == "drdam-error":
+        plot_drdam_error(a.data, a.png)
+    elif a.cmd == "drdam-retrieval":
+        plot_drdam_retrieval(a.data, a.png, a.shape)
     return 0
 
 

@@ -9,11 +9,11 @@ as a script under Debian's /usr/bin/python3:
 
 The report is built from whatever data RESULTS_DIR holds (fig1/fig1.json, akem/akem.json,
 lmin0.jsonl, logl0.jsonl, bstor-mnist/bstor.json, bstor-fashion/bstor.json, pxle/pxle.json,
-qbvae/qbvae.json,
+qbvae/qbvae.json, drdam/drdam.json (+ drdam_error.jsonl),
 fig1_minima.json and .txt, the figures beside them); a missing file leaves a note in its
 section. The timings (`scripts/main.sh` writes RESULTS_DIR/timings.json, the default for
 --timings) are optional. KIND is one of fig1, akem, akem-claims, lmin0, lmin0-claims, logl0,
-logl0-claims, bstor, pxle, qbvae. Figures are plots.py's; the data readers are _results.py's.
+logl0-claims, bstor, pxle, qbvae, drdam. Figures are plots.py's; the data readers are _results.py's.
 """
 import argparse
 import datetime
@@ -37,6 +37,7 @@ BSTOR_JSONS = (("bstor-mnist", "the 10,000 MNIST digits"),
                ("bstor-fashion", "Fashion-MNIST's 60,000 training images"))
 PXLE_JSON = "pxle/pxle.json"
 QBVAE_JSON = "qbvae/qbvae.json"
+DRDAM_JSON = "drdam/drdam.json"
 DEMO_JSON = "fig1_minima.json"
 DEMO_TXT = "fig1_minima.txt"
 TIMINGS_JSON = "timings.json"
@@ -384,10 +385,59 @@ def qbvae_markdown(json_path):
     return "\n".join(lines)
 
 
+def drdam_markdown(json_path):
+    """Paper vs ours for `denseam drdam-study` (drdam.json): the fitted error slopes per map and
+    d (over beta), the retrieval distances and the bytes."""
+    r = read_json(json_path)
+    lines = []
+    fits = r.get("error_fits", [])
+    if fits:
+        groups = defaultdict(list)
+        for f in fits:
+            if isinstance(f["energy_slope"], (int, float)):
+                groups[(f["features"], f["dim"])].append(f)
+        lines += ["| map | d | β | energy-error slope (paper −0.5) | gradient-error slope |",
+                  "|---|---|---|---|---|"]
+        for (kind, d), fs in sorted(groups.items()):
+            betas = ", ".join(f"{float(f['beta']):g}" for f in fs)
+            es = ", ".join(f"{f['energy_slope']:+.2f}" for f in fs)
+            gs = ", ".join(f"{f['grad_slope']:+.2f}" for f in fs)
+            lines.append(f"| {kind} | {d} | {betas} | {es} | {gs} |")
+    ret = r.get("retrieval")
+    if ret:
+        if lines:
+            lines.append("")
+        mr = {float(b["beta"]): b["mrdam_correct"] for b in ret["mrdam"]}
+        lines += [f"Completion of {ret['n_patterns']} occluded images ({ret['visible']} of "
+                  f"{ret['dim']} pixels visible and clamped):", "",
+                  "| β | map | Y | mean ‖DrDAM − MrDAM‖ | same image as MrDAM | own image "
+                  "(MrDAM) | stopped (⟨φ,T⟩ ≤ 0) |", "|---|---|---|---|---|---|---|"]
+        for row in ret["rows"]:
+            b = float(row["beta"])
+            lines.append(f"| {b:g} | {row['features']} | {row['Y']} | "
+                         f"{float(row['distance_mean']):.3f} | {100 * row['agree']:.0f} % | "
+                         f"{100 * row['correct']:.0f} % ({100 * mr.get(b, math.nan):.0f} %) | "
+                         f"{row['out_of_support']} |")
+    by = r.get("bytes")
+    if by:
+        if lines:
+            lines.append("")
+        lines += ["| M | d | Y | explicit (MrDAM, float) | DrDAM (T, double) | reference "
+                  "(stored projection + T) |", "|---|---|---|---|---|---|"]
+
+        def mib(v):
+            return f"{v / 2**20:,.2f} MiB"
+        for b in by:
+            lines.append(f"| {b['M']:,} | {b['dim']} | {b['Y']:,} | {mib(b['explicit_bytes'])} | "
+                         f"{mib(b['distributed_bytes'])} | {mib(b['reference_bytes'])} |")
+    return "\n".join(lines) if lines else "(no DrDAM data)"
+
+
 TABLES = {"fig1": fig1_markdown, "akem": akem_markdown, "akem-claims": akem_claims_markdown,
           "lmin0": lmin0_markdown, "lmin0-claims": lmin0_claims_markdown,
           "logl0": logl0_markdown, "logl0-claims": logl0_claims_markdown,
-          "bstor": bstor_markdown, "pxle": pxle_markdown, "qbvae": qbvae_markdown}
+          "bstor": bstor_markdown, "pxle": pxle_markdown, "qbvae": qbvae_markdown,
+          "drdam": drdam_markdown}
 
 
 # ---- the report --------------------------------------------------------------------------
@@ -447,7 +497,8 @@ def _intro(results_dir, timings, lmin0_rows, logl0_rows):
                             ("bstor_fashion", "bstor-fashion/bstor.json",
                              "BSTOR on Fashion-MNIST"),
                             ("pxle", PXLE_JSON, "PXLE"),
-                            ("qbvae", QBVAE_JSON, "QBVAE")):
+                            ("qbvae", QBVAE_JSON, "QBVAE"),
+                            ("drdam", DRDAM_JSON, "the DrDAM study")):
         if not os.path.isfile(os.path.join(results_dir, rel)):
             continue
         if name == "lmin0":
@@ -604,6 +655,26 @@ QBVAE_DIFFER = """\
 - TinyImageNet with the TAESD encoder (the paper's second panel) cannot run offline: no
   weights. `denseam qbvae --latents Z.npy` runs the same pipeline on any encoder's latents."""
 
+DRDAM_INTRO = """\
+The distributed memory (DrDAM, Hoover et al., NeurIPS 2024; the tutorial's "Distributed memories
+with random features") stores every pattern in one vector T of Y random features of the Gaussian
+kernel: E~(x) = -(1/β) log <φ(x), T>. (a) Errors of its energy and gradient against the exact LSE
+engine for random binary patterns ({0, 1/√d}, 100 stored, 32 noisy queries, 3 feature maps per
+point) as Y grows; (b) completion of occluded MNIST digits (unit norm, bottom half hidden, top half
+clamped) by both memories with the same descent (50 steps of 0.2, Fourier features);
+(c) the bytes each design holds. docs/drdam.md has the math and the choice of feature map."""
+
+DRDAM_DIFFER = """\
+- Projections are regenerated from (seed, row) in blocks at every call instead of being stored
+  (the reference keeps the Y x d matrix: 1.5 GiB at Y = 65,536, d = 12,288); Y counts features (the
+  length of T), so fourier maps use Y/2 projections.
+- Data: random binary patterns as in the paper's Figs. 3-4, the MNIST digits instead of
+  TinyImageNet/CIFAR (offline); fewer Y values and seeds, so the sweep runs in about a minute.
+- Positive (Performer) features are unbiased but their relative variance is exp(β‖x + y‖²) - 1:
+  e^20 and beyond at these β and norms, so their errors are far from the 1/√Y regime at Y ≤ 2^17
+  (the flat slopes above). The reference offers them ("Exp"); its default, like ours, is the
+  Fourier map."""
+
 DIFFER_HEADING = "### Where we differ from the reference, and why"
 
 
@@ -705,6 +776,16 @@ def _qbvae_section(results_dir, timings):
             DIFFER_HEADING, "", QBVAE_DIFFER]
 
 
+def _drdam_section(results_dir, timings):
+    s = _seconds(timings, "drdam")
+    return ["## DrDAM: distributed memories with random features (`denseam drdam-study`)"
+            + (f" ({s})" if s else ""), "", DRDAM_INTRO, "",
+            _figure(results_dir, "drdam/drdam_error.png", "DrDAM error vs Y"), "",
+            _figure(results_dir, "drdam/drdam_retrieval.png", "DrDAM retrieval"), "",
+            _table(results_dir, DRDAM_JSON, drdam_markdown), "",
+            DIFFER_HEADING, "", DRDAM_DIFFER]
+
+
 def _demo_section(results_dir):
     out = ["## Fig. 1 minima as printed by `denseam demo`", ""]
     path = os.path.join(results_dir, DEMO_TXT)
@@ -729,6 +810,7 @@ def report(results_dir, timings=None):
     lines += _bstor_section(results_dir, timings) + [""]
     lines += _pxle_section(results_dir) + [""]
     lines += _qbvae_section(results_dir, timings) + [""]
+    lines += _drdam_section(results_dir, timings) + [""]
     lines += _demo_section(results_dir)
     return "\n".join(lines) + "\n"
 
@@ -736,7 +818,7 @@ def report(results_dir, timings=None):
 def read_timings(path):
     """main.sh's timings.json as a dict: {"command", "date", "cores", "logl0_sweep",
     "seconds": {"fig1", "akem", "lmin0", "logl0", "bstor_mnist", "bstor_fashion", "pxle",
-    "qbvae", "total"}} (every key optional)."""
+    "qbvae", "drdam", "total"}} (every key optional)."""
     doc = read_json(path)
     if not isinstance(doc, dict):
         raise ValueError(f"{path}: not a JSON object")

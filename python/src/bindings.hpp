@@ -28,6 +28,7 @@ void register_minima(py::module_& m);     // minima_bindings.cpp
 void register_gmm(py::module_& m);        // gmm_bindings.cpp
 void register_images(py::module_& m);     // image_bindings.cpp
 void register_vae(py::module_& m);        // vae_bindings.cpp
+void register_features(py::module_& m);   // features_bindings.cpp
 
 /// energy_params from the Python keywords; parses the names and validates (ValueError).
 energy_params make_params(
@@ -127,6 +128,22 @@ auto with_retrieve_kwargs(F f) {
         };
     }(static_cast<retrieve_kwargs::fields*>(nullptr));
 }
+
+/// retrieve_options{} with the options given in `kw` for an energy `params` and dimension `dim`
+/// (ValueError for an option that does nothing with the chosen method, bad schedules/clamps).
+retrieve_options make_options(const retrieve_kwargs& kw,
+                              const energy_params& params,
+                              std::int64_t dim);
+
+/// A denseam.RetrievalResult holding `r` (states of dimension dim).
+py::object retrieval_result_object(retrieve_result<float>&& r,
+                                   std::int64_t dim,
+                                   retrieval_method method,
+                                   kernel_kind kernel);
+py::object retrieval_result_object(retrieve_result<double>&& r,
+                                   std::int64_t dim,
+                                   retrieval_method method,
+                                   kernel_kind kernel);
 
 /// The retrieval shared by denseam.retrieve and Memory.retrieve; returns a RetrievalResult.
 py::object retrieve_call(const input_array& memories,

@@ -43,4 +43,5 @@ PYBIND11_MODULE(_denseam, m) {
     dp::register_gmm(m);
     dp::register_images(m);
     dp::register_vae(m);
+    dp::register_features(m);
 }

@@ -152,6 +152,8 @@ void check_options_apply(const retrieve_kwargs& kw,
     if (given(kw.seed) && !noisy) throw py::value_error("seed has no effect without noise");
 }
 
+}  // namespace
+
 /// retrieve_options{} with the options given in `kw`.
 retrieve_options make_options(const retrieve_kwargs& kw,
                               const energy_params& params,
@@ -173,20 +175,15 @@ retrieve_options make_options(const retrieve_kwargs& kw,
     return o;
 }
 
+namespace {
+
 template <class T>
-py::object retrieve_typed(const input_array& memories,
-                          const input_array& queries,
-                          const energy_params& params,
-                          const retrieve_options& options,
-                          int n_threads) {
-    const matrix_arg<T> mem = as_matrix<T>(memories);
-    const matrix_arg<T> qry = as_matrix<T>(queries);
-    retrieve_result<T> r;
-    call_without_gil(n_threads, [&](const exec_options& exec) {
-        r = retrieve<T>(mem.view, qry.view, params, options, exec);
-    });
-    const auto n = static_cast<py::ssize_t>(qry.view.rows);
-    const auto d = static_cast<py::ssize_t>(qry.view.cols);
+py::object to_result_object(retrieve_result<T>&& r,
+                            std::int64_t dim,
+                            retrieval_method method,
+                            kernel_kind kernel) {
+    const auto n = static_cast<py::ssize_t>(r.status.size());
+    const auto d = static_cast<py::ssize_t>(dim);
     retrieval_result out;
     out.states = vector_to_array(std::move(r.states), {n, d});
     out.energy = vector_to_array(std::move(r.energy), {n});
@@ -200,9 +197,24 @@ py::object retrieve_typed(const input_array& memories,
         out.support_offsets = vector_to_array(std::move(r.support.offsets), {n + 1});
         out.support_indices = vector_to_array(std::move(r.support.indices), {n_idx});
     }
-    out.method = std::string(to_string(options.method));
-    out.kernel = std::string(to_string(params.kernel));
+    out.method = std::string(to_string(method));
+    out.kernel = std::string(to_string(kernel));
     return py::cast(std::move(out));
+}
+
+template <class T>
+py::object retrieve_typed(const input_array& memories,
+                          const input_array& queries,
+                          const energy_params& params,
+                          const retrieve_options& options,
+                          int n_threads) {
+    const matrix_arg<T> mem = as_matrix<T>(memories);
+    const matrix_arg<T> qry = as_matrix<T>(queries);
+    retrieve_result<T> r;
+    call_without_gil(n_threads, [&](const exec_options& exec) {
+        r = retrieve<T>(mem.view, qry.view, params, options, exec);
+    });
+    return to_result_object(std::move(r), qry.view.cols, options.method, params.kernel);
 }
 
 /// Number of queries per status, in code order (every status present, zeros included).
@@ -366,6 +378,20 @@ std::string retrieve_doc() {
 }
 
 }  // namespace
+
+py::object retrieval_result_object(retrieve_result<float>&& r,
+                                   std::int64_t dim,
+                                   retrieval_method method,
+                                   kernel_kind kernel) {
+    return to_result_object(std::move(r), dim, method, kernel);
+}
+
+py::object retrieval_result_object(retrieve_result<double>&& r,
+                                   std::int64_t dim,
+                                   retrieval_method method,
+                                   kernel_kind kernel) {
+    return to_result_object(std::move(r), dim, method, kernel);
+}
 
 py::object retrieve_call(const input_array& memories,
                          const input_array& queries,

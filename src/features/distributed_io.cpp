@@ -21,7 +21,7 @@ constexpr const char* format_name = "denseam-distributed-memory";
 constexpr const char* format_version = "1";
 }  // namespace
 
-void distributed_memory::save(const std::string& path) const {
+std::vector<std::byte> distributed_memory::to_bytes() const {
     st_tensor t;
     t.name = "features";
     t.dtype = "F64";
@@ -37,7 +37,11 @@ void distributed_memory::save(const std::string& path) const {
     meta["dim"] = std::to_string(dim_);
     meta["count"] = std::to_string(count_);
     meta["orthogonal"] = params_.orthogonal ? "true" : "false";
-    detail::write_file_atomic(path, to_safetensors_bytes({t}, meta));
+    return to_safetensors_bytes({t}, meta);
+}
+
+void distributed_memory::save(const std::string& path) const {
+    detail::write_file_atomic(path, to_bytes());
 }
 
 distributed_memory distributed_memory::from_parts(std::int64_t dim,

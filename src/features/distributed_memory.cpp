@@ -76,6 +76,9 @@ void validate(const feature_params& params, std::int64_t dim) {
 }
 
 memory_footprint footprint(std::int64_t n_patterns, std::int64_t dim, const feature_params& p) {
+    validate(p, dim);
+    if (n_patterns < 0)
+        throw invalid_argument("n_patterns must be >= 0 (got " + std::to_string(n_patterns) + ")");
     memory_footprint f;
     f.explicit_bytes = 4 * n_patterns * dim;
     f.distributed_bytes = 8 * p.n_features;
@@ -733,6 +736,7 @@ void projections(const feature_params& params,
 }
 
 std::vector<double> phases(const feature_params& params) {
+    validate(params, 1);
     std::vector<double> b = detail::phase_turns(params);
     for (auto& v : b) v *= 2.0 * std::numbers::pi;
     return b;

@@ -32,6 +32,7 @@ SECTIONS = [
     "## BSTOR: every training image stored at once (`denseam bstor`)",
     "## PXLE: pixel-space emergence (`denseam pxle`)",
     "## QBVAE: emergent memories of a VAE's latent space",
+    "## DrDAM: distributed memories with random features (`denseam drdam-study`)",
     "## Fig. 1 minima as printed by `denseam demo`",
 ]
 
@@ -80,6 +81,9 @@ def results(cli_binary, tmp_path_factory):
          "--epochs", 2, "--out", out / "vae.safetensors", "--no-progress"], "vae.txt")
     cli(["qbvae", "--model", out / "vae.safetensors", "--dataset", "sklearn-digits", "--out",
          out / "qbvae", "--lse-steps", 200, "--lse-random", 20, "--no-plot"], "qbvae/qbvae.txt")
+    (out / "drdam").mkdir()
+    cli(["drdam-study", "--quick", "--dataset", "sklearn-digits", "--out", out / "drdam",
+         "--no-plot", "--no-progress"], "drdam/drdam.txt")
     run_report(out)
     return out
 
@@ -121,8 +125,8 @@ def test_report_has_every_section_in_order(report_md):
     at = [report_md.find(s) for s in SECTIONS]
     assert all(i >= 0 for i in at), [s for s, i in zip(SECTIONS, at) if i < 0]
     assert at == sorted(at)
-    # LMIN0, LOGL0, BSTOR, PXLE, QBVAE
-    assert report_md.count("### Where we differ from the reference, and why") == 5
+    # LMIN0, LOGL0, BSTOR, PXLE, QBVAE, DrDAM
+    assert report_md.count("### Where we differ from the reference, and why") == 6
     for claims in ("| paper (Appendix C) |", "| paper (paper.md 3.2) |",
                    "| paper (paper.md 3.3, Fig. 3 right) |"):
         assert claims in report_md
@@ -194,7 +198,7 @@ def test_without_timings_the_intro_says_so(report_md):
     assert "(no timings.json, so no timings)" in intro
     assert "the LMIN0 sweep (10 configurations)," in intro  # 2 seeds x 5 betas
     assert "the LOGL0 sweep (8 runs)," in intro  # 2 seeds x 2 energies x 2 betas
-    assert "BSTOR on MNIST digits, PXLE, QBVAE." in intro
+    assert "BSTOR on MNIST digits, PXLE, QBVAE, the DrDAM study." in intro
 
 
 def test_timings_json_gives_what_was_run_and_how_long(results, tmp_path):
@@ -203,7 +207,7 @@ def test_timings_json_gives_what_was_run_and_how_long(results, tmp_path):
     timings = {"command": "bash scripts/main.sh", "date": "2024-01-02", "cores": 2,
                "logl0_sweep": "reduced",
                "seconds": {"fig1": 1.5, "akem": 0.3, "lmin0": 12.0, "logl0": 31.2,
-                           "bstor_mnist": 2.5, "pxle": 0.2, "total": 45.9}}
+                           "bstor_mnist": 2.5, "pxle": 0.2, "drdam": 4.0, "total": 45.9}}
     (folder / "timings.json").write_text(json.dumps(timings), encoding="utf-8")
     run_report(folder)  # timings.json of the folder is the default
     text = (folder / "report.md").read_text(encoding="utf-8")
@@ -211,7 +215,8 @@ def test_timings_json_gives_what_was_run_and_how_long(results, tmp_path):
     assert intro.startswith("Produced by `bash scripts/main.sh` on 2024-01-02 (2 cores): "
                             "Fig. 1 1.5 s, AKEM 0.3 s, the LMIN0 sweep (10 configurations) "
                             "12.0 s, the reduced LOGL0 sweep (8 runs) 31.2 s, BSTOR on MNIST "
-                            "digits 2.5 s, PXLE 0.2 s, QBVAE; 45.9 s for all experiments and "
+                            "digits 2.5 s, PXLE 0.2 s, QBVAE, the DrDAM study 4.0 s; 45.9 s for "
+                            "all experiments and "
                             "figures (after the build).")
     assert "(`denseam logl0 --sweep reduced`)" in text
     assert "Sweep `reduced` in 31.2 s (reduced:" in text
@@ -339,7 +344,7 @@ def test_plots_py_draws_figures_only():
     res = subprocess.run([sys.executable, str(PLOTS), "--help"], capture_output=True, text=True,
                          env=env, timeout=60)
     assert res.returncode == 0, res.stderr
-    assert "{fig1,akem,lmin0,logl0,bstor,pxle,qbvae}" in res.stdout
+    assert "{fig1,akem,lmin0,logl0,bstor,pxle,qbvae,drdam-error,drdam-retrieval}" in res.stdout
     defs = re.findall(r"^def (\w+)", PLOTS.read_text(encoding="utf-8"), flags=re.M)
     assert defs and all(d.startswith(("plot_", "_")) or d == "main" for d in defs), defs
 
@@ -365,3 +370,35 @@ def test_qbvae_table_matches_the_data(results, report_md):
     assert f"| {q['lsr']['stored']} / {m}, exact |" in report_md
     assert f"| {q['lsr']['emergent']}, exact |" in report_md
     assert f"| {q['lse']['search_minima']} minima (search);" in report_md
+
+
+def test_drdam_table_matches_the_data(results, report_md):
+    """The DrDAM slopes are least-squares fits of log(energy MAE) on log(Y) of the JSON lines
+    (refitted here with NumPy), and the retrieval and bytes rows are the JSON's."""
+    import numpy as np
+
+    rows = read_jsonl(results / "drdam" / "drdam_error.jsonl")
+    assert rows and all(r["experiment"] == "drdam-error" for r in rows)
+    body = table(report_md, "| map | d | β | energy-error slope")
+    assert len(body) == len({(r["features"], r["dim"]) for r in rows})
+    for kind, d, betas, slopes, _ in body:
+        betas = [float(b) for b in betas.split(",")]
+        for beta, slope in zip(betas, slopes.split(",")):
+            sel = sorted((r for r in rows if r["features"] == kind and r["dim"] == int(d)
+                          and float(r["beta"]) == beta), key=lambda r: r["Y"])
+            x = np.log([r["Y"] for r in sel])
+            y = np.log([r["energy_mae"] for r in sel])
+            assert float(slope) == pytest.approx(np.polyfit(x, y, 1)[0], abs=0.006)
+    doc = json.loads((results / "drdam" / "drdam.json").read_text(encoding="utf-8"))
+    ret = table(report_md, "| β | map | Y | mean ‖DrDAM − MrDAM‖")
+    assert len(ret) == len(doc["retrieval"]["rows"])
+    for cells, row in zip(ret, doc["retrieval"]["rows"]):
+        assert int(cells[2]) == row["Y"]
+        assert float(cells[3]) == pytest.approx(row["distance_mean"], abs=6e-4)
+    by = table(report_md, "| M | d | Y | explicit (MrDAM, float)")
+    assert len(by) == len(doc["bytes"])
+    for cells, row in zip(by, doc["bytes"]):
+        m, d = int(cells[0].replace(",", "")), int(cells[1])
+        assert (m, d) == (row["M"], row["dim"])
+        assert row["explicit_bytes"] == 4 * m * d  # float32 patterns
+        assert row["distributed_bytes"] == 8 * row["Y"]  # T in double
