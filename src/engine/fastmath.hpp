@@ -78,9 +78,10 @@ inline void sincos_turns(T t, T& s, T& c) noexcept {
     c = sign * (T(1) - x2 * pc);
 }
 
-/// exp(x): 0 below the smallest normal's exponent (denormal results flush to 0), +inf above the
-/// largest; NaN stays NaN. x = k ln 2 + r with |r| <= ln(2)/2 (two-part ln 2), Taylor of degree
-/// 7 (float) / 13 (double), scaled by 2^k built in the exponent bits.
+/// exp(x) for x in [-87, 88] (float) / [-708, 709] (double); 0 below that range (no denormal
+/// results), +inf above it (slightly before the true overflow at 88.72 / 709.78); NaN stays NaN.
+/// x = k ln 2 + r with |r| <= ln(2)/2 (two-part ln 2), Taylor of degree 7 (float) / 13
+/// (double), scaled by 2^k built in the exponent bits.
 template <class T>
 inline T fast_exp(T x) noexcept {
     constexpr bool is_f = std::is_same_v<T, float>;

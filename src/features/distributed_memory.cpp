@@ -97,6 +97,16 @@ constexpr double inv_two_pi = 0.15915494309189533576888376337251;
 constexpr std::int64_t query_batch = 1024;
 constexpr double chunk_budget_bytes = 256.0 * 1024 * 1024;
 constexpr std::int64_t max_chunks = 16;
+// Multiply-adds per thread below which more threads cost more (waking a team) than they save;
+// the team size never changes a result (the split is the shapes').
+constexpr double work_per_thread = 4.0e6;
+
+parallel_options team_for(double multiply_adds) {
+    parallel_options o;
+    o.max_threads =
+        std::max<std::int64_t>(1, static_cast<std::int64_t>(multiply_adds / work_per_thread));
+    return o;
+}
 
 // The projections of block b as T (rows x dim): from the cache, or regenerated into scratch.
 template <class T>
@@ -193,7 +203,8 @@ void for_each_feature_block(const feature_params& p,
     parallel_for(
         reader.n_blocks(),
         exec,
-        parallel_options{},
+        team_for(static_cast<double>(n) * static_cast<double>(reader.n_proj) *
+                 static_cast<double>(dim)),
         [] { return scratch{}; },
         [&](scratch& w, std::int64_t b) {
             const std::int64_t nb = reader.rows(b);
@@ -321,7 +332,8 @@ void evaluate_features(const distributed_memory& mem,
         parallel_for(
             n_chunks,
             exec,
-            parallel_options{},
+            team_for(static_cast<double>(bq) * static_cast<double>(n_proj) *
+                     static_cast<double>(dim) * (want_grad ? 2.0 : 1.0)),
             [] { return scratch{}; },
             [&](scratch& w, std::int64_t c, loop_control& ctl) {
                 auto& part = parts[static_cast<std::size_t>(c)];
