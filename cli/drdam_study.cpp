@@ -19,9 +19,16 @@ namespace denseam::cli {
 
 namespace {
 
-std::vector<feature_kind> parse_kinds(const std::vector<std::string>& names) {
+std::vector<feature_kind> parse_kinds(const std::vector<std::string>& names,
+                                      const std::string& option) {
     std::vector<feature_kind> out;
-    for (const auto& n : names) out.push_back(parse_feature_kind(n));
+    for (const auto& n : names) {
+        try {
+            out.push_back(parse_feature_kind(n));
+        } catch (const invalid_argument& e) {
+            throw invalid_argument(option + ": " + e.what());
+        }
+    }
     return out;
 }
 
@@ -115,8 +122,9 @@ run_fn add_drdam_study(CLI::App& sub) {
         }
         drdam_error_options eo = o->eo;
         drdam_retrieval_options ro = o->ro;
-        eo.kinds = parse_kinds(o->kinds);
-        ro.kinds = parse_kinds(o->retrieval_kinds);
+        eo.kinds = parse_kinds(o->kinds, "--features");
+        ro.kinds = parse_kinds(o->retrieval_kinds, "--retrieval-features");
+        ro.seed = eo.seed;
         if (o->quick) {
             eo.dims = {16, 64};
             eo.betas = {10.0};
@@ -156,6 +164,12 @@ run_fn add_drdam_study(CLI::App& sub) {
         if (want_bytes) {
             feature_params fp;
             fp.n_features = o->bytes_y;
+            try {
+                validate(fp, 1);
+            } catch (const invalid_argument& e) {
+                throw invalid_argument("--bytes-Y = " + std::to_string(o->bytes_y) + ": " +
+                                       e.what());
+            }
             bytes = with_option_names({{"n_patterns", "--bytes-M"}, {"dim", "--bytes-dims"}},
                                       [&] { return drdam_bytes(o->bytes_m, o->bytes_dims, fp); });
         }
@@ -165,6 +179,27 @@ run_fn add_drdam_study(CLI::App& sub) {
             ro.height = images.height;
             ro.width = images.width;
         }
+        // Every option is checked before any part runs.
+        const auto error_names = {
+            std::pair<std::string_view, std::string_view>{"n_queries", "--queries"},
+            {"n_patterns", "--patterns"},
+            {"n_seeds", "--seeds"},
+            {"dims", "--dims"},
+            {"betas", "--betas"},
+            {"n_features", "--Y"},
+            {"kinds", "--features"}};
+        const auto retrieval_names = {
+            std::pair<std::string_view, std::string_view>{"n_patterns", "--retrieval-patterns"},
+            {"occlude", "--occlude"},
+            {"steps", "--steps"},
+            {"step_size", "--step-size"},
+            {"betas", "--retrieval-betas"},
+            {"n_features", "--retrieval-Y"},
+            {"kinds", "--retrieval-features"}};
+        if (want_error) with_option_names(error_names, [&] { validate(eo); });
+        if (want_retrieval)
+            with_option_names(retrieval_names,
+                              [&] { validate(ro, images.n, images.height * images.width); });
         const bool bar_on = show_progress(o->progress, o->no_progress);
         drdam_error_result er;
         if (want_error) {
@@ -173,14 +208,7 @@ run_fn add_drdam_study(CLI::App& sub) {
                 bar.set_total(total);
                 bar.update(double(done), "(a) error vs Y");
             };
-            er = with_option_names({{"n_queries", "--queries"},
-                                    {"n_patterns", "--patterns"},
-                                    {"n_seeds", "--seeds"},
-                                    {"dims", "--dims"},
-                                    {"betas", "--betas"},
-                                    {"n_features", "--Y"},
-                                    {"kinds", "--features"}},
-                                   [&] { return run_drdam_error(eo, ex); });
+            er = with_option_names(error_names, [&] { return run_drdam_error(eo, ex); });
             bar.finish();
             files.set(err_jsonl, to_jsonl(er));
             for (const auto& f : er.fits)
@@ -198,13 +226,7 @@ run_fn add_drdam_study(CLI::App& sub) {
                 bar.set_total(total);
                 bar.update(double(done), "(b) retrieval");
             };
-            rr = with_option_names({{"n_patterns", "--retrieval-patterns"},
-                                    {"occlude", "--occlude"},
-                                    {"steps", "--steps"},
-                                    {"step_size", "--step-size"},
-                                    {"betas", "--retrieval-betas"},
-                                    {"n_features", "--retrieval-Y"},
-                                    {"kinds", "--retrieval-features"}},
+            rr = with_option_names(retrieval_names,
                                    [&] { return run_drdam_retrieval(images.view(), ro, ex); });
             bar.finish();
             const auto m = static_cast<std::int64_t>(rr.indices.size());

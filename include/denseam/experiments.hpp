@@ -531,7 +531,11 @@ struct drdam_error_result {
     std::vector<drdam_error_fit> fits;
 };
 
-/// @throws denseam::invalid_argument for empty lists or bad sizes (n_queries > n_patterns).
+/// Throws denseam::invalid_argument naming the field (and the value) at fault: empty lists,
+/// dims < 1, betas/n_features/kinds that make no valid feature map, n_queries > n_patterns...
+void validate(const drdam_error_options& options);
+
+/// @throws denseam::invalid_argument as validate().
 drdam_error_result run_drdam_error(const drdam_error_options& options = {},
                                    const exec_options& exec = {});
 
@@ -578,7 +582,12 @@ struct drdam_retrieval_result {
     std::vector<double> drdam_states;  ///< (rows x n_patterns x dim)
 };
 
-/// @param images (N x height*width), N >= n_patterns. @throws denseam::invalid_argument.
+/// Throws denseam::invalid_argument naming the field at fault, for images of n_images rows and
+/// dim columns (dim must be height * width; at least 2 rows so that one stays visible).
+void validate(const drdam_retrieval_options& options, std::int64_t n_images, std::int64_t dim);
+
+/// @param images (N x height*width), N >= n_patterns. @throws denseam::invalid_argument as
+///        validate().
 drdam_retrieval_result run_drdam_retrieval(matrix_view<const double> images,
                                            const drdam_retrieval_options& options = {},
                                            const exec_options& exec = {});

@@ -31,8 +31,8 @@ namespace denseam {
 ///   fourier        sqrt(2/Y) [cos u_1, sin u_1, ..., cos u_{Y/2}, sin u_{Y/2}]  (Y/2 projections,
 ///                  Y even; the reference's default "SinCos"). Bounded features; <phi(x), T> can
 ///                  be <= 0 far from every pattern.
-///   fourier_phase  sqrt(2/Y) [cos(u_i + b_i)], b_i ~ U[0, 2 pi)  (Y projections; "Cos"). Half the
-///                  features' variance comes from the phases: noisier than fourier at equal Y.
+///   fourier_phase  sqrt(2/Y) [cos(u_i + b_i)], b_i ~ U[0, 2 pi)  (Y projections; "Cos"). About
+///                  as accurate as fourier at equal Y (docs/drdam.md), for twice the projections.
 ///   positive       Y^-1/2 [exp(u_i - beta ||x||^2)]  (Y projections; Performer's positive
 ///                  features, "Exp"). <phi(x), T> > 0 always; relative error grows with the
 ///                  distance to the patterns.

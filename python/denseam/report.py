@@ -666,10 +666,11 @@ clamped) by both memories with the same descent (50 steps of 0.2, Fourier featur
 
 DRDAM_DIFFER = """\
 - Projections are regenerated from (seed, row) in blocks at every call instead of being stored
-  (the reference keeps the Y x d matrix: 1.5 GiB at Y = 65,536, d = 12,288); Y counts features (the
-  length of T), so fourier maps use Y/2 projections.
+  (the reference keeps its projection matrix: for the Fourier map with Y = 65,536 features, i.e.
+  32,768 projections, and d = 12,288 that is 1.5 GiB of floats); Y counts features (the length of
+  T), so Fourier maps use Y/2 projections.
 - Data: random binary patterns as in the paper's Figs. 3-4, the MNIST digits instead of
-  TinyImageNet/CIFAR (offline); fewer Y values and seeds, so the sweep runs in about a minute.
+  TinyImageNet/CIFAR (offline); fewer Y values and seeds, so the sweep runs in about a minute and a half on 2 cores.
 - Positive (Performer) features are unbiased but their relative variance is exp(β‖x + y‖²) - 1:
   e^20 and beyond at these β and norms, so their errors are far from the 1/√Y regime at Y ≤ 2^17
   (the flat slopes above). The reference offers them ("Exp"); its default, like ours, is the

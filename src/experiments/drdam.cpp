@@ -67,22 +67,49 @@ std::int64_t nearest_row(const std::vector<double>& pats,
     return best;
 }
 
+// Every feature map the lists make, checked up front, the message naming the field and value.
+void check_maps(const std::vector<double>& betas,
+                const std::vector<std::int64_t>& n_features,
+                const std::vector<feature_kind>& kinds) {
+    for (double beta : betas)
+        for (std::int64_t y : n_features)
+            for (feature_kind kind : kinds) {
+                feature_params fp;
+                fp.kind = kind;
+                fp.n_features = y;
+                fp.beta = beta;
+                try {
+                    validate(fp, 1);
+                } catch (const invalid_argument& e) {
+                    const std::string what = e.what();
+                    if (what.rfind("beta", 0) == 0) throw invalid_argument("betas: " + what);
+                    throw invalid_argument("n_features = " + std::to_string(y) + ": " + what);
+                }
+            }
+}
+
 }  // namespace
 
-drdam_error_result run_drdam_error(const drdam_error_options& o, const exec_options& exec) {
+void validate(const drdam_error_options& o) {
     require_list(o.dims.empty(), "dims");
     require_list(o.betas.empty(), "betas");
     require_list(o.n_features.empty(), "n_features");
     require_list(o.kinds.empty(), "kinds");
     if (o.n_patterns < 1 || o.n_queries < 1 || o.n_queries > o.n_patterns)
-        throw invalid_argument("need 1 <= n_queries <= n_patterns (got " +
-                               std::to_string(o.n_queries) + ", " + std::to_string(o.n_patterns) +
-                               ")");
-    if (o.n_seeds < 1) throw invalid_argument("n_seeds must be >= 1");
+        throw invalid_argument(
+            "need 1 <= n_queries <= n_patterns (got n_queries = " + std::to_string(o.n_queries) +
+            ", n_patterns = " + std::to_string(o.n_patterns) + ")");
+    if (o.n_seeds < 1)
+        throw invalid_argument("n_seeds must be >= 1 (got " + std::to_string(o.n_seeds) + ")");
     for (auto d : o.dims)
-        if (d < 1) throw invalid_argument("dims must be >= 1");
+        if (d < 1) throw invalid_argument("dims must be >= 1 (got " + std::to_string(d) + ")");
     if (!(o.query_noise >= 0.0) || !std::isfinite(o.query_noise))
         throw invalid_argument("query_noise must be finite and >= 0");
+    check_maps(o.betas, o.n_features, o.kinds);
+}
+
+drdam_error_result run_drdam_error(const drdam_error_options& o, const exec_options& exec) {
+    validate(o);
     drdam_error_result res;
     const std::int64_t total = static_cast<std::int64_t>(o.dims.size() * o.betas.size() *
                                                          o.kinds.size() * o.n_features.size()) *
@@ -186,25 +213,34 @@ drdam_error_result run_drdam_error(const drdam_error_options& o, const exec_opti
     return res;
 }
 
-drdam_retrieval_result run_drdam_retrieval(matrix_view<const double> images,
-                                           const drdam_retrieval_options& o,
-                                           const exec_options& exec) {
+void validate(const drdam_retrieval_options& o, std::int64_t n_images, std::int64_t dim) {
     require_list(o.betas.empty(), "betas");
     require_list(o.n_features.empty(), "n_features");
     require_list(o.kinds.empty(), "kinds");
-    if (images.empty() || images.cols != o.height * o.width)
+    if (o.height < 2 || o.width < 1 || dim != o.height * o.width)
         throw invalid_argument("images: expected (N x " + std::to_string(o.height * o.width) +
                                ") for " + std::to_string(o.height) + " x " +
-                               std::to_string(o.width) + " images, got " +
-                               std::to_string(images.rows) + " x " + std::to_string(images.cols));
-    if (o.n_patterns < 1 || o.n_patterns > images.rows)
-        throw invalid_argument("n_patterns must be in [1, " + std::to_string(images.rows) +
-                               "] (got " + std::to_string(o.n_patterns) + ")");
+                               std::to_string(o.width) + " images (at least 2 rows), got " +
+                               std::to_string(n_images) + " x " + std::to_string(dim));
+    if (o.n_patterns < 1 || o.n_patterns > n_images)
+        throw invalid_argument("n_patterns must be in [1, " + std::to_string(n_images) + "] (got " +
+                               std::to_string(o.n_patterns) + ")");
     if (!(o.occlude > 0.0 && o.occlude < 1.0))
         throw invalid_argument("occlude must be in (0, 1) (got " + detail::shortest(o.occlude) +
                                ")");
-    if (o.steps < 0 || !(o.step_size > 0.0) || !std::isfinite(o.step_size))
-        throw invalid_argument("steps must be >= 0 and step_size finite and > 0");
+    if (o.steps < 0)
+        throw invalid_argument("steps must be >= 0 (got " + std::to_string(o.steps) + ")");
+    if (!(o.step_size > 0.0) || !std::isfinite(o.step_size))
+        throw invalid_argument("step_size must be finite and > 0 (got " +
+                               detail::shortest(o.step_size) + ")");
+    check_maps(o.betas, o.n_features, o.kinds);
+}
+
+drdam_retrieval_result run_drdam_retrieval(matrix_view<const double> images,
+                                           const drdam_retrieval_options& o,
+                                           const exec_options& exec) {
+    if (images.empty()) throw invalid_argument("images: expected a non-empty (N x d) array");
+    validate(o, images.rows, images.cols);
     drdam_retrieval_result r;
     const std::int64_t d = images.cols, m = o.n_patterns;
     r.dim = d;
@@ -226,7 +262,8 @@ drdam_retrieval_result run_drdam_retrieval(matrix_view<const double> images,
     }
     const auto hidden_rows =
         static_cast<std::int64_t>(std::llround(o.occlude * static_cast<double>(o.height)));
-    const std::int64_t visible = (o.height - std::max<std::int64_t>(1, hidden_rows)) * o.width;
+    const std::int64_t visible =
+        (o.height - std::clamp<std::int64_t>(hidden_rows, 1, o.height - 1)) * o.width;
     for (std::int64_t k = 0; k < visible; ++k) r.clamped.push_back(k);
     r.queries = r.patterns;
     for (std::int64_t i = 0; i < m; ++i)

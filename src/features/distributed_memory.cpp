@@ -291,15 +291,13 @@ void evaluate_features(const distributed_memory& mem,
     }
     const block_reader<T> reader{p, dim, cache, block_rows(p, dim), n_proj};
     const std::int64_t n_blocks = reader.n_blocks();
-    const std::int64_t bq_max = std::min<std::int64_t>(std::max<std::int64_t>(n, 1), query_batch);
-    const double chunk_bytes = static_cast<double>(bq_max * dim) * sizeof(T);
+    // The chunks depend on (Y, dim, T) only, not on the number of queries nor on whether the
+    // gradient is wanted: a query's bits never depend on the other queries of its call.
+    const double chunk_bytes = static_cast<double>(query_batch * dim) * sizeof(T);
     const std::int64_t n_chunks = std::max<std::int64_t>(
         1,
-        std::min<std::int64_t>({n_blocks,
-                                max_chunks,
-                                want_grad
-                                    ? static_cast<std::int64_t>(chunk_budget_bytes / chunk_bytes)
-                                    : max_chunks}));
+        std::min<std::int64_t>(
+            {n_blocks, max_chunks, static_cast<std::int64_t>(chunk_budget_bytes / chunk_bytes)}));
     const bool positive = p.kind == feature_kind::positive;
 
     struct chunk_sums {
