@@ -44,6 +44,8 @@ run_fn add_qbvae(CLI::App& sub);
 run_fn add_vae(CLI::App& sub);
 run_fn add_drdam(CLI::App& sub);
 run_fn add_drdam_study(CLI::App& sub);
+run_fn add_cluster(CLI::App& sub);
+run_fn add_clam_bench(CLI::App& sub);
 
 /// A 2-D float64 or float32 array loaded from a .npy file, with its name for messages.
 struct loaded_matrix {

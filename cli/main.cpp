@@ -87,6 +87,12 @@ int main(int argc, char** argv) {
     add("drdam-study",
         "DrDAM study: error vs Y, retrieval of occluded images vs MrDAM, bytes (JSONL + PNG)",
         add_drdam_study);
+    add("cluster",
+        "Clustering with associative memories (ClAM, LSE or LSR): labels and prototypes",
+        add_cluster);
+    add("clam-bench",
+        "ClAM vs k-means: silhouette, NMI, ARI on offline data sets (Markdown + PNG)",
+        add_clam_bench);
 
     // An empty value ("--beta ''", "--out=") is never meant; the option parser would read it as
     // 0 or as no file at all.
