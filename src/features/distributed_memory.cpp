@@ -733,8 +733,13 @@ void projections(const feature_params& params,
         throw invalid_argument("projections: rows [" + std::to_string(first) + ", " +
                                std::to_string(first + out.rows) + ") outside [0, " +
                                std::to_string(n_proj) + ")");
+    if (!params.orthogonal) {  // rows are independent: straight into out
+        for (std::int64_t i = 0; i < out.rows; ++i)
+            detail::generate_projections(params, dim, first + i, 1, out.row(i));
+        return;
+    }
     // Generate whole groups (orthogonal) and copy: the rows equal the blocks' rows.
-    const std::int64_t per = params.orthogonal ? dim : 1;
+    const std::int64_t per = dim;
     const std::int64_t g0 = first / per * per;
     const std::int64_t g1 = std::min(n_proj, (first + out.rows + per - 1) / per * per);
     std::vector<float> buf(static_cast<std::size_t>((g1 - g0) * dim));
