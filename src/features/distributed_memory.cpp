@@ -292,7 +292,8 @@ void evaluate_features(const distributed_memory& mem,
     const block_reader<T> reader{p, dim, cache, block_rows(p, dim), n_proj};
     const std::int64_t n_blocks = reader.n_blocks();
     // The chunks depend on (Y, dim, T) only, not on the number of queries nor on whether the
-    // gradient is wanted: a query's bits never depend on the other queries of its call.
+    // gradient is wanted (so energies are the same bits with and without it; the BLAS kernels,
+    // chosen by shape, may still change a query's last bits with the size of its batch).
     const double chunk_bytes = static_cast<double>(query_batch * dim) * sizeof(T);
     const std::int64_t n_chunks = std::max<std::int64_t>(
         1,
