@@ -67,7 +67,7 @@ clam_assignment clam_assign(matrix_view<const double> x,
 struct clam_options {
     std::int64_t n_clusters = 8;
     clam_dynamics dynamics;
-    /// beta <= 0 in dynamics means: choose it from the data, beta = 2 / r^2 where r is the median
+    /// beta = 0 in dynamics means: choose it from the data, beta = 2 / r^2 where r is the median
     /// distance of the points to their nearest initial prototype times 2 (lsr: most points
     /// start inside a support; lse: the softmax is neither uniform nor hard). The result reports
     /// the beta used.
@@ -94,7 +94,8 @@ struct clam_result {
     std::vector<double> fill;  ///< (d) the feature means used to fill masked coordinates
 };
 
-/// Fit k prototypes to x (n x d, finite, n >= n_clusters >= 1): k-means++ start (seeded), then
+/// Fit k prototypes to x (n x d, finite, n >= n_clusters >= 1): greedy k-means++ start (seeded;
+/// 2 + ln k candidates per center, like scikit-learn's), then
 /// epochs of shuffled mini-batches, each point masked independently per coordinate with
 /// probability mask_prob (counter-based: the same masks at any thread count), Adam on the
 /// exact gradient; the prototypes of the best epoch are kept and labels assigned with them.

@@ -23,6 +23,7 @@
 
 #include "denseam/error.hpp"
 #include "engine/parallel.hpp"
+#include "engine/resources.hpp"
 #include "engine/rng.hpp"
 #include "engine/validate.hpp"
 #include "io/format.hpp"
@@ -49,66 +50,111 @@ namespace {
 constexpr std::int64_t group_size = 16;  // points per parallel item
 constexpr std::uint64_t salt_mask = 0x636c616d6d61736bULL;
 
-// The pull g(v) and what the adjoint needs of it: weights (lse: softmax; lsr: 1/S inside, 0
-// outside), S and the number inside (lsr).
-struct pull {
-    std::vector<double> w;
-    double s = 0.0;
-    double n_in = 0.0;
+// Only the masked coordinates A move, so a point's work runs on them: its prototypes gathered on A
+// (k x |A|), the distance to each prototype as a constant part over the observed coordinates plus
+// the part over A, and, in the adjoint, the observed coordinates' share of the prototype gradient
+// (the same vector p_mu - x at every step) accumulated as one coefficient per prototype.
+struct point_scratch {
+    std::vector<std::int64_t> idx;  // A
+    std::vector<double> pa;         // k x |A| prototypes on A
+    std::vector<double> q0;         // k: squared distance over the observed coordinates
+    std::vector<double> states;     // (T + 1) x |A|
+    std::vector<double> gs;         // T x |A| pulls on A
+    std::vector<double> ws;         // T x k weights (lse: softmax; lsr: 1/S inside, 0 outside)
+    std::vector<double> ss, ins;    // T: S and the number inside (lsr)
+    std::vector<double> lam, u, gma, coef, q;
 };
 
-void compute_pull(const double* v,
-                  const double* protos,
-                  std::int64_t k,
-                  std::int64_t d,
-                  const clam_dynamics& dyn,
-                  pull& p,
-                  double* g) {
-    p.w.assign(static_cast<std::size_t>(k), 0.0);
+// T steps of the masked point (x, mask) from v_0 = fill on A; fills s.idx, s.pa, s.q0, s.states,
+// s.gs, s.ws, s.ss, s.ins. Returns |A|.
+std::int64_t forward(const double* x,
+                     const double* mask,
+                     const double* fill,
+                     const double* protos,
+                     std::int64_t k,
+                     std::int64_t d,
+                     const clam_dynamics& dyn,
+                     point_scratch& s) {
+    s.idx.clear();
+    for (std::int64_t j = 0; j < d; ++j)
+        if (mask[j] != 0.0) s.idx.push_back(j);
+    const auto na = static_cast<std::int64_t>(s.idx.size());
+    const std::int64_t T = dyn.steps;
+    s.pa.resize(static_cast<std::size_t>(k * na));
+    s.q0.assign(static_cast<std::size_t>(k), 0.0);
+    s.q.resize(static_cast<std::size_t>(k));
     for (std::int64_t mu = 0; mu < k; ++mu) {
-        const double* r = protos + mu * d;
-        double q = 0.0;
-#pragma omp simd reduction(+ : q)
+        const double* p = protos + mu * d;
+        double q0 = 0.0;
+#pragma omp simd reduction(+ : q0)
         for (std::int64_t j = 0; j < d; ++j) {
-            const double t = r[j] - v[j];
-            q += t * t;
+            const double t = p[j] - x[j];
+            q0 += (mask[j] != 0.0 ? 0.0 : t * t);
         }
-        p.w[static_cast<std::size_t>(mu)] = q;
+        s.q0[static_cast<std::size_t>(mu)] = q0;
+        double* pa = s.pa.data() + mu * na;
+        for (std::int64_t a = 0; a < na; ++a) pa[a] = p[s.idx[static_cast<std::size_t>(a)]];
     }
-    if (dyn.kernel == kernel_kind::lse) {
-        double amax = -std::numeric_limits<double>::infinity();
-        for (auto& q : p.w) {
-            q = -0.5 * dyn.beta * q;
-            amax = std::max(amax, q);
-        }
-        double z = 0.0;
-        for (auto& a : p.w) {
-            a = std::exp(a - amax);
-            z += a;
-        }
-        for (auto& a : p.w) a /= z;
-    } else {
-        p.s = 0.0;
-        p.n_in = 0.0;
-        for (auto& q : p.w) {
-            const double h = 0.5 * dyn.beta * q;
-            if (h < 1.0) {
-                p.s += 1.0 - h;
-                p.n_in += 1.0;
-                q = 1.0;
-            } else {
-                q = 0.0;
+    s.states.resize(static_cast<std::size_t>((T + 1) * na));
+    s.gs.resize(static_cast<std::size_t>(T * na));
+    s.ws.resize(static_cast<std::size_t>(T * k));
+    s.ss.assign(static_cast<std::size_t>(T), 0.0);
+    s.ins.assign(static_cast<std::size_t>(T), 0.0);
+    for (std::int64_t a = 0; a < na; ++a)
+        s.states[static_cast<std::size_t>(a)] = fill[s.idx[static_cast<std::size_t>(a)]];
+    for (std::int64_t t = 0; t < T; ++t) {
+        const double* v = s.states.data() + t * na;
+        double* vn = s.states.data() + (t + 1) * na;
+        double* g = s.gs.data() + t * na;
+        double* w = s.ws.data() + t * k;
+        for (std::int64_t mu = 0; mu < k; ++mu) {
+            const double* pa = s.pa.data() + mu * na;
+            double q = s.q0[static_cast<std::size_t>(mu)];
+            double qa = 0.0;
+#pragma omp simd reduction(+ : qa)
+            for (std::int64_t a = 0; a < na; ++a) {
+                const double r = pa[a] - v[a];
+                qa += r * r;
             }
+            w[mu] = q + qa;
         }
-        for (auto& q : p.w) q = p.s > 0.0 ? q / p.s : 0.0;
+        if (dyn.kernel == kernel_kind::lse) {
+            double amax = -std::numeric_limits<double>::infinity();
+            for (std::int64_t mu = 0; mu < k; ++mu) {
+                w[mu] = -0.5 * dyn.beta * w[mu];
+                amax = std::max(amax, w[mu]);
+            }
+            double z = 0.0;
+            for (std::int64_t mu = 0; mu < k; ++mu) {
+                w[mu] = std::exp(w[mu] - amax);
+                z += w[mu];
+            }
+            for (std::int64_t mu = 0; mu < k; ++mu) w[mu] /= z;
+        } else {
+            double sum = 0.0, n_in = 0.0;
+            for (std::int64_t mu = 0; mu < k; ++mu) {
+                const double h = 0.5 * dyn.beta * w[mu];
+                const bool in = h < 1.0;
+                sum += in ? 1.0 - h : 0.0;
+                n_in += in ? 1.0 : 0.0;
+                w[mu] = in ? 1.0 : 0.0;
+            }
+            for (std::int64_t mu = 0; mu < k; ++mu) w[mu] = sum > 0.0 ? w[mu] / sum : 0.0;
+            s.ss[static_cast<std::size_t>(t)] = sum;
+            s.ins[static_cast<std::size_t>(t)] = n_in;
+        }
+        std::fill(g, g + na, 0.0);
+        for (std::int64_t mu = 0; mu < k; ++mu) {
+            const double wm = w[mu];
+            if (wm == 0.0) continue;
+            const double* pa = s.pa.data() + mu * na;
+#pragma omp simd
+            for (std::int64_t a = 0; a < na; ++a) g[a] += wm * (pa[a] - v[a]);
+        }
+#pragma omp simd
+        for (std::int64_t a = 0; a < na; ++a) vn[a] = v[a] + dyn.alpha * g[a];
     }
-    std::fill(g, g + d, 0.0);
-    for (std::int64_t mu = 0; mu < k; ++mu) {
-        const double w = p.w[static_cast<std::size_t>(mu)];
-        if (w == 0.0) continue;
-        const double* r = protos + mu * d;
-        for (std::int64_t j = 0; j < d; ++j) g[j] += w * (r[j] - v[j]);
-    }
+    return na;
 }
 
 // Forward and (if grad) backward of one point; returns sum_j m_j (v_T,j - x_j)^2 and adds the
@@ -122,86 +168,85 @@ double point_loss(const double* x,
                   const clam_dynamics& dyn,
                   double scale,
                   double* grad,
-                  std::vector<double>& states,
-                  std::vector<pull>& pulls,
-                  std::vector<double>& gs,
-                  std::vector<double>& work) {
+                  point_scratch& s) {
+    const std::int64_t na = forward(x, mask, fill, protos, k, d, dyn, s);
+    if (na == 0) return 0.0;
     const std::int64_t T = dyn.steps;
-    states.resize(static_cast<std::size_t>((T + 1) * d));
-    gs.resize(static_cast<std::size_t>(std::max<std::int64_t>(T, 1) * d));
-    if (static_cast<std::int64_t>(pulls.size()) < T) pulls.resize(static_cast<std::size_t>(T));
-    double* v = states.data();
-    for (std::int64_t j = 0; j < d; ++j) v[j] = mask[j] != 0.0 ? fill[j] : x[j];
-    for (std::int64_t t = 0; t < T; ++t) {
-        const double* vt = states.data() + t * d;
-        double* vn = states.data() + (t + 1) * d;
-        double* g = gs.data() + t * d;
-        compute_pull(vt, protos, k, d, dyn, pulls[static_cast<std::size_t>(t)], g);
-        for (std::int64_t j = 0; j < d; ++j) vn[j] = vt[j] + dyn.alpha * mask[j] * g[j];
-    }
-    const double* vT = states.data() + T * d;
+    const double* vT = s.states.data() + T * na;
     double loss = 0.0;
-#pragma omp simd reduction(+ : loss)
-    for (std::int64_t j = 0; j < d; ++j) {
-        const double e = vT[j] - x[j];
-        loss += mask[j] * e * e;
+    for (std::int64_t a = 0; a < na; ++a) {
+        const double e = vT[a] - x[s.idx[static_cast<std::size_t>(a)]];
+        loss += e * e;
     }
     if (grad == nullptr) return loss;
-    // lambda = dL/dv_T, then back through the steps.
-    work.resize(static_cast<std::size_t>(2 * d));
-    double* lam = work.data();
-    double* u = work.data() + d;
-    for (std::int64_t j = 0; j < d; ++j) lam[j] = scale * 2.0 * mask[j] * (vT[j] - x[j]);
+    s.lam.resize(static_cast<std::size_t>(na));
+    s.u.resize(static_cast<std::size_t>(na));
+    s.gma.assign(static_cast<std::size_t>(k * na), 0.0);
+    s.coef.assign(static_cast<std::size_t>(k), 0.0);
+    double* lam = s.lam.data();
+    double* u = s.u.data();
+    for (std::int64_t a = 0; a < na; ++a)
+        lam[a] = scale * 2.0 * (vT[a] - x[s.idx[static_cast<std::size_t>(a)]]);
     for (std::int64_t t = T - 1; t >= 0; --t) {
-        const double* vt = states.data() + t * d;
-        const double* g = gs.data() + t * d;
-        const pull& p = pulls[static_cast<std::size_t>(t)];
+        const double* v = s.states.data() + t * na;
+        const double* g = s.gs.data() + t * na;
+        const double* w = s.ws.data() + t * k;
         double ug = 0.0;
 #pragma omp simd reduction(+ : ug)
-        for (std::int64_t j = 0; j < d; ++j) {
-            u[j] = dyn.alpha * mask[j] * lam[j];
-            ug += u[j] * g[j];
+        for (std::int64_t a = 0; a < na; ++a) {
+            u[a] = dyn.alpha * lam[a];
+            ug += u[a] * g[a];
         }
         if (dyn.kernel == kernel_kind::lse) {
-            // lam += -u + beta sum_mu w_mu (u.r_mu)(r_mu - g); grad_mu += w_mu u - beta w_mu
-            // (u.r_mu - u.g) r_mu.
-            for (std::int64_t j = 0; j < d; ++j) lam[j] -= u[j];
+            for (std::int64_t a = 0; a < na; ++a) lam[a] -= u[a];
             for (std::int64_t mu = 0; mu < k; ++mu) {
-                const double w = p.w[static_cast<std::size_t>(mu)];
-                if (w == 0.0) continue;
-                const double* rho = protos + mu * d;
+                const double wm = w[mu];
+                if (wm == 0.0) continue;
+                const double* pa = s.pa.data() + mu * na;
                 double ur = 0.0;
 #pragma omp simd reduction(+ : ur)
-                for (std::int64_t j = 0; j < d; ++j) ur += u[j] * (rho[j] - vt[j]);
-                const double a = dyn.beta * w * ur;
-                const double b = dyn.beta * w * (ur - ug);
-                double* gm = grad + mu * d;
-                for (std::int64_t j = 0; j < d; ++j) {
-                    const double r = rho[j] - vt[j];
-                    lam[j] += a * (r - g[j]);
-                    gm[j] += w * u[j] - b * r;
+                for (std::int64_t a = 0; a < na; ++a) ur += u[a] * (pa[a] - v[a]);
+                const double am = dyn.beta * wm * ur;
+                const double bm = dyn.beta * wm * (ur - ug);
+                double* gm = s.gma.data() + mu * na;
+#pragma omp simd
+                for (std::int64_t a = 0; a < na; ++a) {
+                    const double r = pa[a] - v[a];
+                    lam[a] += am * (r - g[a]);
+                    gm[a] += wm * u[a] - bm * r;
                 }
+                s.coef[static_cast<std::size_t>(mu)] -= bm;  // observed coordinates: -b (p - x)
             }
-        } else if (p.s > 0.0) {
-            const double c = p.n_in / p.s;
-            for (std::int64_t j = 0; j < d; ++j) lam[j] -= c * u[j] + dyn.beta * ug * g[j];
-            const double inv_s = 1.0 / p.s;
+        } else if (s.ss[static_cast<std::size_t>(t)] > 0.0) {
+            const double sum = s.ss[static_cast<std::size_t>(t)];
+            const double c = s.ins[static_cast<std::size_t>(t)] / sum;
+            const double cg = dyn.beta * ug;
+#pragma omp simd
+            for (std::int64_t a = 0; a < na; ++a) lam[a] -= c * u[a] + cg * g[a];
+            const double inv_s = 1.0 / sum;
             for (std::int64_t mu = 0; mu < k; ++mu) {
-                if (p.w[static_cast<std::size_t>(mu)] == 0.0) continue;
-                const double* rho = protos + mu * d;
-                double* gm = grad + mu * d;
-                for (std::int64_t j = 0; j < d; ++j)
-                    gm[j] += inv_s * (u[j] + dyn.beta * ug * (rho[j] - vt[j]));
+                if (w[mu] == 0.0) continue;
+                const double* pa = s.pa.data() + mu * na;
+                double* gm = s.gma.data() + mu * na;
+#pragma omp simd
+                for (std::int64_t a = 0; a < na; ++a) gm[a] += inv_s * (u[a] + cg * (pa[a] - v[a]));
+                s.coef[static_cast<std::size_t>(mu)] += inv_s * cg;  // observed: + c (p - x)
             }
         }
+    }
+    for (std::int64_t mu = 0; mu < k; ++mu) {
+        const double cm = s.coef[static_cast<std::size_t>(mu)];
+        const double* p = protos + mu * d;
+        double* gm = grad + mu * d;
+        if (cm != 0.0) {
+#pragma omp simd
+            for (std::int64_t j = 0; j < d; ++j) gm[j] += mask[j] != 0.0 ? 0.0 : cm * (p[j] - x[j]);
+        }
+        const double* ga = s.gma.data() + mu * na;
+        for (std::int64_t a = 0; a < na; ++a) gm[s.idx[static_cast<std::size_t>(a)]] += ga[a];
     }
     return loss;
 }
-
-struct point_scratch {
-    std::vector<double> states, gs, work;
-    std::vector<pull> pulls;
-};
 
 // Loss and gradient over the rows `rows` of x (all rows when empty), masks from `mask_of(i, j)`
 // written into a per-point buffer. Returns sum of point losses; grad (k x d) gets
@@ -242,19 +287,7 @@ double batch_loss(matrix_view<const double> x,
                 const std::int64_t row = rows[static_cast<std::size_t>(i)];
                 for (std::int64_t j = 0; j < d; ++j)
                     m[static_cast<std::size_t>(j)] = mask_of(row, j);
-                l += point_loss(x.row(row),
-                                m.data(),
-                                fill,
-                                protos,
-                                k,
-                                d,
-                                dyn,
-                                scale,
-                                gp,
-                                s.states,
-                                s.pulls,
-                                s.gs,
-                                s.work);
+                l += point_loss(x.row(row), m.data(), fill, protos, k, d, dyn, scale, gp, s);
             }
             losses[static_cast<std::size_t>(grp)] = l;
         });
@@ -266,6 +299,19 @@ double batch_loss(matrix_view<const double> x,
                 grad[e] += partial[static_cast<std::size_t>(grp * k * d + e)];
     }
     return total;
+}
+
+// Per thread, a point keeps its T + 1 states and T pulls: refuse what cannot fit before allocating.
+void check_steps_memory(const clam_dynamics& dyn,
+                        std::int64_t d,
+                        std::int64_t k,
+                        const exec_options& exec) {
+    const double per_thread =
+        8.0 * (2.0 * static_cast<double>(dyn.steps + 1) * static_cast<double>(d) +
+               static_cast<double>(dyn.steps + 2) * static_cast<double>(k));
+    require_memory(per_thread * std::max(1, resolved_threads(exec)),
+                   "steps = " + std::to_string(dyn.steps) + " (the unrolled states of dimension " +
+                       std::to_string(d) + ")");
 }
 
 void check_data(matrix_view<const double> x, const char* what) {
@@ -298,6 +344,7 @@ double clam_loss(matrix_view<const double> x,
         throw invalid_argument("clam_loss: grad must be k x d");
     for (double f : fill)
         if (!std::isfinite(f)) throw invalid_argument("clam_loss: fill must be finite");
+    detail::check_steps_memory(dynamics, d, k, exec);
     std::vector<double> protos(static_cast<std::size_t>(k * d)), g;
     for (std::int64_t i = 0; i < k; ++i)
         std::copy(prototypes.row(i), prototypes.row(i) + d, protos.begin() + i * d);
@@ -334,6 +381,7 @@ clam_assignment clam_assign(matrix_view<const double> x,
     if (prototypes.cols != d)
         throw invalid_argument("x has " + std::to_string(d) + " features; the prototypes have " +
                                std::to_string(prototypes.cols));
+    detail::check_steps_memory(dynamics, d, k, exec);
     std::vector<double> protos(static_cast<std::size_t>(k * d));
     for (std::int64_t i = 0; i < k; ++i)
         std::copy(prototypes.row(i), prototypes.row(i) + d, protos.begin() + i * d);
@@ -350,18 +398,17 @@ clam_assignment clam_assign(matrix_view<const double> x,
         n_groups,
         exec,
         po,
-        [] { return detail::pull{}; },
-        [&](detail::pull& p, std::int64_t grp) {
-            std::vector<double> g(static_cast<std::size_t>(d)), v(static_cast<std::size_t>(d));
+        [] { return detail::point_scratch{}; },
+        [&](detail::point_scratch& s, std::int64_t grp) {
+            // Every coordinate moves: the whole point is "masked", starting from itself.
+            const std::vector<double> all(static_cast<std::size_t>(d), 1.0);
+            std::vector<double> v(static_cast<std::size_t>(d));
             const std::int64_t i1 = std::min(n, (grp + 1) * detail::group_size);
             for (std::int64_t i = grp * detail::group_size; i < i1; ++i) {
-                std::copy(x.row(i), x.row(i) + d, v.begin());
-                for (std::int64_t t = 0; t < dynamics.steps; ++t) {
-                    detail::compute_pull(v.data(), protos.data(), k, d, dynamics, p, g.data());
-                    for (std::int64_t j = 0; j < d; ++j)
-                        v[static_cast<std::size_t>(j)] +=
-                            dynamics.alpha * g[static_cast<std::size_t>(j)];
-                }
+                detail::forward(x.row(i), all.data(), x.row(i), protos.data(), k, d, dynamics, s);
+                std::copy(s.states.begin() + dynamics.steps * d,
+                          s.states.begin() + (dynamics.steps + 1) * d,
+                          v.begin());
                 std::int64_t best = 0;
                 double bd = std::numeric_limits<double>::infinity();
                 for (std::int64_t mu = 0; mu < k; ++mu) {
@@ -387,43 +434,62 @@ clam_assignment clam_assign(matrix_view<const double> x,
 
 namespace {
 
-// k-means++ (D^2 sampling), seeded.
+// Greedy k-means++ (D^2 sampling with 2 + floor(ln k) candidates per center, the one that lowers
+// the potential most kept), seeded; one start.
 std::vector<double> kmeans_pp(matrix_view<const double> x, std::int64_t k, std::mt19937_64& rng) {
     const std::int64_t n = x.rows, d = x.cols;
+    const std::int64_t trials = 2 + static_cast<std::int64_t>(std::log(static_cast<double>(k)));
     std::vector<double> c(static_cast<std::size_t>(k * d));
     std::vector<double> dist(static_cast<std::size_t>(n), std::numeric_limits<double>::infinity());
-    std::int64_t pick = static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(n));
-    for (std::int64_t m = 0; m < k; ++m) {
-        std::copy(x.row(pick), x.row(pick) + d, c.begin() + m * d);
-        double total = 0.0;
-        for (std::int64_t i = 0; i < n; ++i) {
-            double q = 0.0;
-            const double* xi = x.row(i);
-            const double* cm = c.data() + m * d;
+    std::vector<double> cand_dist(static_cast<std::size_t>(n)),
+        best_dist(static_cast<std::size_t>(n));
+    auto sq = [&](std::int64_t i, const double* cm) {
+        const double* xi = x.row(i);
+        double q = 0.0;
 #pragma omp simd reduction(+ : q)
-            for (std::int64_t j = 0; j < d; ++j) {
-                const double t = xi[j] - cm[j];
-                q += t * t;
+        for (std::int64_t j = 0; j < d; ++j) {
+            const double t = xi[j] - cm[j];
+            q += t * t;
+        }
+        return q;
+    };
+    std::int64_t pick = static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(n));
+    for (std::int64_t i = 0; i < n; ++i) dist[static_cast<std::size_t>(i)] = sq(i, x.row(pick));
+    std::copy(x.row(pick), x.row(pick) + d, c.begin());
+    for (std::int64_t m = 1; m < k; ++m) {
+        double total = 0.0;
+        for (double v : dist) total += v;
+        double best_pot = std::numeric_limits<double>::infinity();
+        std::int64_t best = 0;
+        for (std::int64_t trial = 0; trial < trials; ++trial) {
+            std::int64_t cand = static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(n));
+            if (total > 0.0) {
+                const double target = detail::unit_double(rng) * total;
+                double acc = 0.0;
+                cand = n - 1;
+                for (std::int64_t i = 0; i < n; ++i) {
+                    acc += dist[static_cast<std::size_t>(i)];
+                    if (acc > target) {
+                        cand = i;
+                        break;
+                    }
+                }
             }
-            auto& di = dist[static_cast<std::size_t>(i)];
-            di = std::min(di, q);
-            total += di;
-        }
-        if (m + 1 == k) break;
-        if (!(total > 0.0)) {  // every point on a center: any further pick is a duplicate
-            pick = static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(n));
-            continue;
-        }
-        const double target = detail::unit_double(rng) * total;
-        double acc = 0.0;
-        pick = n - 1;
-        for (std::int64_t i = 0; i < n; ++i) {
-            acc += dist[static_cast<std::size_t>(i)];
-            if (acc > target) {
-                pick = i;
-                break;
+            double pot = 0.0;
+            for (std::int64_t i = 0; i < n; ++i) {
+                const double v = std::min(dist[static_cast<std::size_t>(i)], sq(i, x.row(cand)));
+                cand_dist[static_cast<std::size_t>(i)] = v;
+                pot += v;
+            }
+            if (pot < best_pot) {
+                best_pot = pot;
+                best = cand;
+                best_dist.swap(cand_dist);
             }
         }
+        std::copy(x.row(best), x.row(best) + d, c.begin() + m * d);
+        dist.swap(best_dist);
+        best_dist.resize(static_cast<std::size_t>(n));
     }
     return c;
 }
@@ -437,7 +503,7 @@ clam_result clam_fit(matrix_view<const double> x, const clam_options& o, const e
         throw invalid_argument("n_clusters must be in [1, n_samples = " + std::to_string(n) +
                                "] (got " + std::to_string(k) + ")");
     clam_dynamics dyn = o.dynamics;
-    const bool auto_beta = !(dyn.beta > 0.0);
+    const bool auto_beta = dyn.beta == 0.0;
     if (auto_beta) dyn.beta = 1.0;  // validated below with a placeholder, chosen after the start
     validate(dyn);
     if (!(o.mask_prob >= 0.0 && o.mask_prob <= 1.0))
@@ -454,6 +520,7 @@ clam_result clam_fit(matrix_view<const double> x, const clam_options& o, const e
     if (!(o.tol >= 0.0) || !std::isfinite(o.tol))
         throw invalid_argument("tol must be finite and >= 0");
     if (o.patience < 1) throw invalid_argument("patience must be >= 1");
+    detail::check_steps_memory(dyn, d, k, exec);
 
     clam_result res;
     res.fill.assign(static_cast<std::size_t>(d), 0.0);
