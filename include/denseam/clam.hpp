@@ -68,9 +68,9 @@ struct clam_options {
     std::int64_t n_clusters = 8;
     clam_dynamics dynamics;
     /// beta = 0 in dynamics means: choose it from the data, beta = 2 / r^2 where r is the median
-    /// distance of the points to their nearest initial prototype times 2 (lsr: most points
-    /// start inside a support; lse: the softmax is neither uniform nor hard). The result reports
-    /// the beta used.
+    /// distance of the points to their nearest initial prototype times 2 for lse (the softmax is
+    /// neither uniform nor hard) and times 4 for lsr (few points start near a support's edge,
+    /// where the pull grows without bound). The result reports the beta used.
     double mask_prob = 0.2;
     double learning_rate = 0.01;  ///< Adam
     std::int64_t epochs = 100;
@@ -80,6 +80,9 @@ struct clam_options {
     /// tol for `patience` epochs in a row. tol = 0: run every epoch.
     double tol = 1e-4;
     std::int64_t patience = 5;
+    /// The learning rate is multiplied by this after every epoch that does not improve on the best
+    /// (the authors' plateau schedule); 1 keeps it constant.
+    double lr_decay = 0.8;
     /// Called after each epoch (epoch index from 1, the epoch's mean loss).
     std::function<void(std::int64_t epoch, double loss)> progress;
 };

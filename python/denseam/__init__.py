@@ -13,6 +13,9 @@ epilogues, OpenMP threads, GIL released):
     DistributedMemory(dim, kind="fourier", n_features=..., beta=...)  the same energy (lse) from
         Y random features: .add/.remove/.energy/.energy_and_grad/.retrieve/.save/.load
     feature_map, random_projections, feature_phases, memory_footprint  (the random features)
+    ClAM(n_clusters=8, kernel="lse" | "lsr", ...)  clustering with associative memories, a
+        scikit-learn estimator (.fit/.predict/.fit_predict; needs scikit-learn, imported on
+        first use of denseam.ClAM)
 
 beta is a required keyword wherever it is an energy parameter. Every other default is the C++
 library's default (see each function's signature and docstring). float32 inputs give float32
@@ -326,8 +329,25 @@ RetrievalStatus = _enum.IntEnum(
 )
 RetrievalStatus.__doc__ = "Per-query outcome of a retrieval (values of RetrievalResult.status)."
 
+
+def __getattr__(name):
+    """denseam.ClAM, imported on first use: it needs scikit-learn, the rest of the package
+    does not."""
+    if name == "ClAM":
+        from .cluster import ClAM
+
+        globals()["ClAM"] = ClAM
+        return ClAM
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | {"ClAM"})
+
+
 __all__ = [
     "BetaVAE",
+    "ClAM",
     "DistributedMemory",
     "GaussianMixture",
     "KERNELS",

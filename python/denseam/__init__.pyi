@@ -27,6 +27,7 @@ from ._denseam import feature_map as feature_map
 from ._denseam import random_projections as random_projections
 from ._denseam import feature_phases as feature_phases
 from ._denseam import memory_footprint as memory_footprint
+from .cluster import ClAM as ClAM
 
 KERNELS: tuple[str, ...]
 

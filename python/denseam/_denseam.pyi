@@ -338,3 +338,64 @@ def feature_phases(
 def memory_footprint(
     n_patterns: int, dim: int, *, kind: _FeatureKind = "fourier", n_features: int = 65536
 ) -> dict[str, int]: ...
+
+# ---- ClAM, clustering with associative memories (clam_bindings.cpp) ---------------------------
+# Private: the estimator denseam.ClAM (cluster.py) is the public face. kernel: "lse" or "lsr".
+
+def _clam_defaults() -> dict[str, Any]: ...
+def _clam_fit(
+    x: npt.ArrayLike,
+    *,
+    n_clusters: int = 8,
+    kernel: _Kernel = "lse",
+    beta: float = 0.0,
+    steps: int = 10,
+    alpha: float = 0.1,
+    mask_prob: float = 0.2,
+    lr: float = 0.01,
+    epochs: int = 100,
+    batch_size: int = 64,
+    seed: int = 0,
+    tol: float = 1e-4,
+    patience: int = 5,
+    progress: Any = None,
+    n_threads: int = 0,
+) -> dict[str, Any]: ...
+def _clam_assign(
+    x: npt.ArrayLike,
+    prototypes: npt.ArrayLike,
+    *,
+    kernel: _Kernel = "lse",
+    beta: float,
+    steps: int = 10,
+    alpha: float = 0.1,
+    n_threads: int = 0,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]: ...
+@overload
+def _clam_loss(
+    x: npt.ArrayLike,
+    mask: npt.ArrayLike,
+    fill: npt.ArrayLike,
+    prototypes: npt.ArrayLike,
+    *,
+    kernel: _Kernel = "lse",
+    beta: float,
+    steps: int = 10,
+    alpha: float = 0.1,
+    grad: Literal[False] = False,
+    n_threads: int = 0,
+) -> float: ...
+@overload
+def _clam_loss(
+    x: npt.ArrayLike,
+    mask: npt.ArrayLike,
+    fill: npt.ArrayLike,
+    prototypes: npt.ArrayLike,
+    *,
+    kernel: _Kernel = "lse",
+    beta: float,
+    steps: int = 10,
+    alpha: float = 0.1,
+    grad: Literal[True],
+    n_threads: int = 0,
+) -> tuple[float, npt.NDArray[np.float64]]: ...

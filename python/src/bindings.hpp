@@ -29,6 +29,7 @@ void register_gmm(py::module_& m);        // gmm_bindings.cpp
 void register_images(py::module_& m);     // image_bindings.cpp
 void register_vae(py::module_& m);        // vae_bindings.cpp
 void register_features(py::module_& m);   // features_bindings.cpp
+void register_clam(py::module_& m);       // clam_bindings.cpp
 
 /// energy_params from the Python keywords; parses the names and validates (ValueError).
 energy_params make_params(

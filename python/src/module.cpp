@@ -44,4 +44,5 @@ PYBIND11_MODULE(_denseam, m) {
     dp::register_images(m);
     dp::register_vae(m);
     dp::register_features(m);
+    dp::register_clam(m);
 }

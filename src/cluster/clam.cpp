@@ -520,6 +520,9 @@ clam_result clam_fit(matrix_view<const double> x, const clam_options& o, const e
     if (!(o.tol >= 0.0) || !std::isfinite(o.tol))
         throw invalid_argument("tol must be finite and >= 0");
     if (o.patience < 1) throw invalid_argument("patience must be >= 1");
+    if (!(o.lr_decay > 0.0 && o.lr_decay <= 1.0))
+        throw invalid_argument("lr_decay must be in (0, 1] (got " + detail::shortest(o.lr_decay) +
+                               ")");
     detail::check_steps_memory(dyn, d, k, exec);
 
     clam_result res;
@@ -548,8 +551,11 @@ clam_result clam_fit(matrix_view<const double> x, const clam_options& o, const e
         }
         std::nth_element(near.begin(), near.begin() + n / 2, near.end());
         const double r2 = near[static_cast<std::size_t>(n / 2)];
-        // beta = 2 / (2 r)^2: the support radius sqrt(2/beta) is twice the median distance.
-        dyn.beta = r2 > 0.0 ? 0.5 / r2 : 1.0;
+        // beta = 2 / (c r)^2: sqrt(2/beta) = c times the median distance, c = 2 for lse (a soft
+        // softmax), 4 for lsr (few points start near a support's edge, where the pull
+        // sum (rho - v) / S grows without bound as S -> 0).
+        const double c = dyn.kernel == kernel_kind::lsr ? 4.0 : 2.0;
+        dyn.beta = r2 > 0.0 ? 2.0 / (c * c * r2) : 1.0;
     }
     res.beta = dyn.beta;
     // Adam state.
@@ -558,6 +564,7 @@ clam_result clam_fit(matrix_view<const double> x, const clam_options& o, const e
     std::vector<double> best = protos;
     double best_loss = std::numeric_limits<double>::infinity();
     std::int64_t stale = 0, adam_t = 0;
+    double lr = o.learning_rate;
     std::vector<std::int64_t> order(static_cast<std::size_t>(n));
     std::iota(order.begin(), order.end(), 0);
     const std::uint64_t mask_key = detail::splitmix64(o.seed ^ detail::salt_mask);
@@ -589,7 +596,7 @@ clam_result clam_fit(matrix_view<const double> x, const clam_options& o, const e
             for (std::size_t e = 0; e < protos.size(); ++e) {
                 m1[e] = b1 * m1[e] + (1.0 - b1) * grad[e];
                 m2[e] = b2 * m2[e] + (1.0 - b2) * grad[e] * grad[e];
-                protos[e] -= o.learning_rate * (m1[e] / c1) / (std::sqrt(m2[e] / c2) + eps);
+                protos[e] -= lr * (m1[e] / c1) / (std::sqrt(m2[e] / c2) + eps);
             }
         }
         epoch_loss /= static_cast<double>(n) * static_cast<double>(d);
@@ -605,6 +612,7 @@ clam_result clam_fit(matrix_view<const double> x, const clam_options& o, const e
                 best_loss = epoch_loss;
                 best = protos;
             }
+            lr *= o.lr_decay;  // the authors' plateau schedule
             if (o.tol > 0.0 && ++stale >= o.patience) break;
         }
     }
