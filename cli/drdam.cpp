@@ -19,6 +19,7 @@
 #include "io/format.hpp"
 #include "io/json.hpp"
 #include "retrieval/methods.hpp"
+#include "retrieval_output.hpp"
 
 namespace denseam::cli {
 
@@ -256,34 +257,14 @@ nlohmann::json run_retrieval(const drdam_cli& o,
     auto r = with_retrieval_names(
         [&] { return m.retrieve<T>(make_matrix_view<const T>(q.data(), n, d), ro, ex); });
     const double secs = seconds_since(t0);
-    const std::int64_t shape_x[] = {n, d}, shape_n[] = {n};
-    files.set(o.out, to_npy_bytes(std::span<const T>(r.states), shape_x));
-    if (!o.energy_out.empty())
-        files.set(o.energy_out, to_npy_bytes(std::span<const T>(r.energy), shape_n));
-    if (!o.status_out.empty()) {
-        std::vector<std::uint8_t> s(r.status.size());
-        for (std::size_t i = 0; i < s.size(); ++i) s[i] = static_cast<std::uint8_t>(r.status[i]);
-        files.set(o.status_out, to_npy_bytes(std::span<const std::uint8_t>(s), shape_n));
-    }
-    std::map<std::string, std::int64_t> counts;
-    for (auto s : {retrieval_status::converged,
-                   retrieval_status::max_steps,
-                   retrieval_status::out_of_support,
-                   retrieval_status::non_finite,
-                   retrieval_status::not_minimum})
-        counts[std::string(to_string(s))] = 0;
-    double mean_steps = 0;
-    for (std::size_t i = 0; i < r.status.size(); ++i) {
-        counts[std::string(to_string(r.status[i]))]++;
-        mean_steps += static_cast<double>(r.steps[i]);
-    }
-    if (n > 0) mean_steps /= static_cast<double>(n);
+    const nlohmann::json counts =
+        set_retrieval_outputs(r, n, d, o.out, o.energy_out, o.status_out, files);
     nlohmann::json j = {{"n_queries", n},
                         {"dtype", sizeof(T) == 4 ? "float32" : "float64"},
                         {"method", "gradient"},
                         {"steps", ro.max_steps},
-                        {"status_counts", counts},
-                        {"mean_steps", mean_steps},
+                        {"status_counts", counts["status_counts"]},
+                        {"mean_steps", counts["mean_steps"]},
                         {"seconds", secs},
                         {"out", o.out}};
     if (!o.energy_out.empty()) j["energy"] = o.energy_out;

@@ -7,6 +7,7 @@
 #include "common.hpp"
 #include "denseam/retrieval.hpp"
 #include "io/files.hpp"
+#include "retrieval_output.hpp"
 
 namespace denseam::cli {
 
@@ -91,33 +92,13 @@ nlohmann::json run_retrieve(const retrieve_cli& o,
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
     // Every output, or none.
-    const std::int64_t shape_x[] = {n, d}, shape_n[] = {n};
-    files.set(o.out, to_npy_bytes(std::span<const T>(r.states), shape_x));
-    if (!o.energy_out.empty())
-        files.set(o.energy_out, to_npy_bytes(std::span<const T>(r.energy), shape_n));
-    if (!o.status_out.empty()) {
-        std::vector<std::uint8_t> s(r.status.size());
-        for (std::size_t i = 0; i < s.size(); ++i) s[i] = static_cast<std::uint8_t>(r.status[i]);
-        files.set(o.status_out, to_npy_bytes(std::span<const std::uint8_t>(s), shape_n));
-    }
+    const nlohmann::json counts =
+        set_retrieval_outputs(r, n, d, o.out, o.energy_out, o.status_out, files);
     if (!o.supports_out.empty()) {
         nlohmann::json js = {{"offsets", r.support.offsets}, {"indices", r.support.indices}};
         files.set(o.supports_out, js.dump() + "\n");
     }
     files.commit();
-    std::map<std::string, std::int64_t> counts;
-    for (auto s : {retrieval_status::converged,
-                   retrieval_status::max_steps,
-                   retrieval_status::out_of_support,
-                   retrieval_status::non_finite,
-                   retrieval_status::not_minimum})
-        counts[std::string(to_string(s))] = 0;
-    double mean_steps = 0;
-    for (std::size_t i = 0; i < r.status.size(); ++i) {
-        counts[std::string(to_string(r.status[i]))]++;
-        mean_steps += static_cast<double>(r.steps[i]);
-    }
-    if (n > 0) mean_steps /= static_cast<double>(n);
     return {{"n_queries", n},
             {"n_memories", mem.rows()},
             {"dim", d},
@@ -125,8 +106,8 @@ nlohmann::json run_retrieve(const retrieve_cli& o,
             {"kernel", std::string(to_string(p.kernel))},
             {"beta", p.beta},
             {"method", std::string(to_string(ro.method))},
-            {"status_counts", counts},
-            {"mean_steps", mean_steps},
+            {"status_counts", counts["status_counts"]},
+            {"mean_steps", counts["mean_steps"]},
             {"seconds", secs},
             {"out", o.out}};
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Branch-free elementary functions that GCC vectorises inside `omp simd` loops (the C library's
-// sin, cos, exp and log are scalar calls without -ffast-math). Same code, same bits on every
-// machine; accuracy a few ulps of T (float: ~1e-7 relative, double: ~1e-15) over the ranges
+// sin, cos and log are scalar calls without -ffast-math; exp of a non-positive argument is
+// exp_nonpositive in kernels/policies.hpp, where the kernels need it). Same code, same bits on
+// every machine; accuracy a few ulps of T (float: ~1e-7 relative, double: ~1e-15) over the ranges
 // stated. Used where millions of values are needed per call (random-feature maps and their
 // projections); exactness decisions never use them.
 #pragma once
@@ -76,60 +77,6 @@ inline void sincos_turns(T t, T& s, T& c) noexcept {
     }
     s = x + x * x2 * ps;
     c = sign * (T(1) - x2 * pc);
-}
-
-/// exp(x) for x in [-87, 88] (float) / [-708, 709] (double); 0 below that range (no denormal
-/// results), +inf above it (slightly before the true overflow at 88.72 / 709.78); NaN stays NaN.
-/// x = k ln 2 + r with |r| <= ln(2)/2 (two-part ln 2), Taylor of degree 7 (float) / 13
-/// (double), scaled by 2^k built in the exponent bits.
-template <class T>
-inline T fast_exp(T x) noexcept {
-    constexpr bool is_f = std::is_same_v<T, float>;
-    constexpr T lo = is_f ? T(-87.0f) : T(-708.0);
-    constexpr T hi = is_f ? T(88.0f) : T(709.0);
-    const T xc = x < lo ? lo : (x > hi ? hi : x);
-    const T k = round_small(xc * T(1.4426950408889634073599246810019));
-    // ln 2 split so that k * ln2_hi is exact for the k in range.
-    constexpr T ln2_hi = is_f ? T(0.693145751953125f) : T(0.693147180369123816490);
-    constexpr T ln2_lo = is_f ? T(1.428606765330187045e-06f) : T(1.90821492927058770002e-10);
-    const T r = (xc - k * ln2_hi) - k * ln2_lo;
-    T p;
-    if constexpr (is_f) {
-        p = T(1.0 / 5040.0);
-        p = p * r + T(1.0 / 720.0);
-        p = p * r + T(1.0 / 120.0);
-        p = p * r + T(1.0 / 24.0);
-        p = p * r + T(1.0 / 6.0);
-        p = p * r + T(0.5);
-        p = p * r + T(1.0);
-        p = p * r + T(1.0);
-        const auto ki = static_cast<std::int32_t>(k);
-        const T scale = std::bit_cast<float>(static_cast<std::uint32_t>(ki + 127) << 23);
-        T y = p * scale;
-        y = x < lo ? T(0) : (x > hi ? std::numeric_limits<T>::infinity() : y);
-        return x != x ? x : y;
-    } else {
-        p = T(1.0 / 6227020800.0);
-        p = p * r + T(1.0 / 479001600.0);
-        p = p * r + T(1.0 / 39916800.0);
-        p = p * r + T(1.0 / 3628800.0);
-        p = p * r + T(1.0 / 362880.0);
-        p = p * r + T(1.0 / 40320.0);
-        p = p * r + T(1.0 / 5040.0);
-        p = p * r + T(1.0 / 720.0);
-        p = p * r + T(1.0 / 120.0);
-        p = p * r + T(1.0 / 24.0);
-        p = p * r + T(1.0 / 6.0);
-        p = p * r + T(0.5);
-        p = p * r + T(1.0);
-        p = p * r + T(1.0);
-        // k's bits through the magic-number trick (no double -> int64 conversion in AVX2).
-        const auto kb = std::bit_cast<std::uint64_t>(k + T(6755399441055744.0));
-        const T scale = std::bit_cast<double>((kb + 1023u) << 52);
-        T y = p * scale;
-        y = x < lo ? T(0) : (x > hi ? std::numeric_limits<T>::infinity() : y);
-        return x != x ? x : y;
-    }
 }
 
 /// log(u) for u in [2^-126, +inf) float (normal numbers): exponent from the bits, mantissa m

@@ -25,6 +25,7 @@
 #include "engine/validate.hpp"
 #include "features/projections.hpp"
 #include "io/format.hpp"
+#include "kernels/policies.hpp"
 #include "retrieval/descent_loop.hpp"
 #include "retrieval/methods.hpp"
 
@@ -174,7 +175,7 @@ void feature_values(const feature_params& p,
                 break;
             case feature_kind::positive:
                 for (std::int64_t j = 0; j < nb; ++j)
-                    sink(q, j, inv_sqrt_y * fast_exp(uq[j] - beta_sq_norms[q]), 0.0);
+                    sink(q, j, inv_sqrt_y * std::exp(uq[j] - beta_sq_norms[q]), 0.0);
                 break;
         }
     }
@@ -396,7 +397,8 @@ void evaluate_features(const distributed_memory& mem,
                             const T mt = static_cast<T>(m);
 #pragma omp simd reduction(+ : acc)
                             for (std::int64_t j = 0; j < nb; ++j) {
-                                const T e = fast_exp(uq[j] + a[j] - mt);
+                                const T e =
+                                    exp_nonpositive(uq[j] + a[j] - mt);  // <= 0: mt is the maximum
                                 acc += e;
                                 uq[j] = e;
                             }
