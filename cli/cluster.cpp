@@ -262,8 +262,9 @@ run_fn add_cluster(CLI::App& sub) {
                    "Write the prototypes here, .npy float64 (k x d), in the input's units");
     sub.add_option("--beta,-b",
                    o->beta,
-                   "Inverse temperature beta > 0, or auto: 0.5 / r^2 with r the median distance "
-                   "of the points to their nearest initial prototype")
+                   "Inverse temperature beta > 0, or auto: 2 / (c r)^2 with r the median "
+                   "distance of the points to their nearest initial prototype, c = 2 (lse) or 4 "
+                   "(lsr)")
         ->capture_default_str();
     sub.add_option("--steps", o->steps, "T: unrolled energy-descent steps per point")
         ->capture_default_str();

@@ -7,7 +7,8 @@
 //
 //   v_0 = x with masked coordinates filled,  v_{t+1} = v_t - alpha m (.) grad_v E(v_t; rho)
 //   lse: -grad E = sum_mu softmax_mu(-beta/2 ||v - rho_mu||^2) (rho_mu - v)
-//   lsr: -grad E = sum_{mu in S(v)} (rho_mu - v) / sum_mu relu(1 - beta/2 ||v - rho_mu||^2),
+//   lsr: -grad E = sum_{mu in S(v)} (rho_mu - v) / (eps + sum_mu relu(1 - beta/2 ||v -
+//   rho_mu||^2)),
 //        S(v) = {mu : beta/2 ||v - rho_mu||^2 < 1}; zero outside every support
 //
 // and the prototypes minimise the reconstruction error of the masked coordinates,
@@ -33,10 +34,13 @@ struct clam_dynamics {
     double beta = 1.0;
     std::int64_t steps = 10;
     double alpha = 0.1;
+    /// lsr only: the energy -(1/beta) log(eps + sum relu(...)), eps >= 0 (the library's lsr eps):
+    /// the pull sum_in (rho - v) / (eps + S) stays bounded where S -> 0 at a support's edge.
+    double eps = 0.0;
 };
 
 /// Throws denseam::invalid_argument for a kernel other than lse/lsr, beta <= 0 or not finite,
-/// steps < 0, alpha <= 0 or not finite.
+/// steps < 0, alpha <= 0 or not finite, eps < 0 or not finite.
 void validate(const clam_dynamics& d);
 
 /// The loss L of the points x (n x d) under `mask` (n x d, 1 = masked: the coordinate starts at
@@ -66,7 +70,8 @@ clam_assignment clam_assign(matrix_view<const double> x,
 /// here).
 struct clam_options {
     std::int64_t n_clusters = 8;
-    clam_dynamics dynamics;
+    /// The dynamics; beta = 0 (the default here) chooses beta from the data, see below.
+    clam_dynamics dynamics{kernel_kind::lse, 0.0, 10, 0.1, 0.0};
     /// beta = 0 in dynamics means: choose it from the data, beta = 2 / r^2 where r is the median
     /// distance of the points to their nearest initial prototype times 2 for lse (the softmax is
     /// neither uniform nor hard) and times 4 for lsr (few points start near a support's edge,
@@ -76,23 +81,27 @@ struct clam_options {
     std::int64_t epochs = 100;
     std::int64_t batch_size = 64;
     std::uint64_t seed = 0;
-    /// Early stopping: stop once the epoch loss has not improved on the best by a relative
+    /// Early stopping: stop once the monitored loss has not improved on the best by a relative
     /// tol for `patience` epochs in a row. tol = 0: run every epoch.
     double tol = 1e-4;
     std::int64_t patience = 5;
     /// The learning rate is multiplied by this after every epoch that does not improve on the best
     /// (the authors' plateau schedule); 1 keeps it constant.
     double lr_decay = 0.8;
-    /// Called after each epoch (epoch index from 1, the epoch's mean loss).
+    /// Called after each epoch (epoch index from 1, its monitored loss: see clam_result).
     std::function<void(std::int64_t epoch, double loss)> progress;
 };
 
 struct clam_result {
     std::vector<double> prototypes;  ///< (n_clusters x d): those of the best epoch
     std::vector<std::int64_t> labels;
-    std::vector<double> loss_history;  ///< mean training loss per epoch
-    std::int64_t n_epochs = 0;         ///< epochs run
-    double best_loss = 0.0;
+    /// Per epoch, the loss after it on a fixed sample (at most 4,096 points, drawn once from the
+    /// seed) with fixed masks: what early stopping, the learning-rate cuts and the best epoch
+    /// use (the training loss moves with each epoch's new masks).
+    std::vector<double> loss_history;
+    std::vector<double> train_loss_history;  ///< mean training loss of each epoch's batches
+    std::int64_t n_epochs = 0;               ///< epochs run
+    double best_loss = 0.0;                  ///< the lowest of loss_history: the kept epoch's
     double beta = 0.0;         ///< the beta used (chosen from the data when the option was <= 0)
     std::vector<double> fill;  ///< (d) the feature means used to fill masked coordinates
 };

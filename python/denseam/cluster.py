@@ -80,8 +80,9 @@ class ClAM(ClusterMixin, BaseEstimator):
     kernel : {"lse", "lsr"}, default="lse"
         Separation function: log-sum-exp (softmax pull) or log-sum-ReLU (Epanechnikov pull).
     beta : "auto" or float > 0, default="auto"
-        Inverse temperature. "auto": beta = 2 / (2 r)^2 with r the median distance of the
-        points to their nearest initial prototype (the LSR support radius sqrt(2/beta) is 2 r).
+        Inverse temperature. "auto": beta = 2 / (c r)^2 with r the median distance of the
+        points to their nearest initial prototype, c = 2 for lse and 4 for lsr (the LSR support
+        radius sqrt(2/beta) is 4 r, so few points start near a support's edge).
     steps : int >= 0, default=10
         T, the unrolled energy-descent steps.
     alpha : float > 0, default=0.1
@@ -95,8 +96,8 @@ class ClAM(ClusterMixin, BaseEstimator):
     batch_size : int >= 1, default=64
         Points per Adam step.
     tol : float >= 0, default=1e-4
-        Early stopping: stop once the epoch loss has not improved on the best by a relative tol
-        for `patience` epochs in a row; 0 runs every epoch.
+        Early stopping: stop once the monitored loss (loss_curve_) has not improved on the best
+        by a relative tol for `patience` epochs in a row; 0 runs every epoch.
     patience : int >= 1, default=5
     random_state : int, numpy.random.RandomState or None, default=None
         Seeds the k-means++ start, the shuffles and the masks. An int is the library's seed

@@ -39,6 +39,8 @@ void validate(const clam_dynamics& d) {
                                ")");
     if (d.steps < 0)
         throw invalid_argument("steps must be >= 0 (got " + std::to_string(d.steps) + ")");
+    if (!(d.eps >= 0.0) || !std::isfinite(d.eps))
+        throw invalid_argument("eps must be finite and >= 0 (got " + detail::shortest(d.eps) + ")");
     if (!(d.alpha > 0.0) || !std::isfinite(d.alpha))
         throw invalid_argument("alpha must be finite and > 0 (got " + detail::shortest(d.alpha) +
                                ")");
@@ -139,8 +141,11 @@ std::int64_t forward(const double* x,
                 n_in += in ? 1.0 : 0.0;
                 w[mu] = in ? 1.0 : 0.0;
             }
-            for (std::int64_t mu = 0; mu < k; ++mu) w[mu] = sum > 0.0 ? w[mu] / sum : 0.0;
-            s.ss[static_cast<std::size_t>(t)] = sum;
+            // eps + S: with eps > 0 the pull stays bounded at a support's edge; outside every
+            // support (n_in = 0) it is zero either way.
+            const double den = n_in > 0.0 ? dyn.eps + sum : 0.0;
+            for (std::int64_t mu = 0; mu < k; ++mu) w[mu] = den > 0.0 ? w[mu] / den : 0.0;
+            s.ss[static_cast<std::size_t>(t)] = den;
             s.ins[static_cast<std::size_t>(t)] = n_in;
         }
         std::fill(g, g + na, 0.0);
@@ -568,6 +573,19 @@ clam_result clam_fit(matrix_view<const double> x, const clam_options& o, const e
     std::vector<std::int64_t> order(static_cast<std::size_t>(n));
     std::iota(order.begin(), order.end(), 0);
     const std::uint64_t mask_key = detail::splitmix64(o.seed ^ detail::salt_mask);
+    // The monitoring sample (at most 4,096 points, drawn once) and its fixed masks.
+    std::vector<std::int64_t> monitor;
+    {
+        std::mt19937_64 mrng(detail::splitmix64(o.seed ^ 0x6d6f6e69746f72ULL));
+        monitor = detail::draw_indices(n, std::min<std::int64_t>(n, 4096), false, mrng);
+        std::sort(monitor.begin(), monitor.end());
+    }
+    const std::uint64_t monitor_key = detail::splitmix64(mask_key ^ 0x66697865646d61ULL);
+    auto monitor_mask = [&](std::int64_t row, std::int64_t j) {
+        const auto idx = static_cast<std::uint64_t>(row) * static_cast<std::uint64_t>(d) +
+                         static_cast<std::uint64_t>(j);
+        return detail::counter_uniform(monitor_key, idx) < o.mask_prob ? 1.0 : 0.0;
+    };
     for (std::int64_t epoch = 0; epoch < o.epochs; ++epoch) {
         for (std::int64_t i = n - 1; i > 0; --i)
             std::swap(order[static_cast<std::size_t>(i)],
@@ -600,16 +618,30 @@ clam_result clam_fit(matrix_view<const double> x, const clam_options& o, const e
             }
         }
         epoch_loss /= static_cast<double>(n) * static_cast<double>(d);
-        res.loss_history.push_back(epoch_loss);
+        res.train_loss_history.push_back(epoch_loss);
+        // The epoch is judged on fixed masks of a fixed sample: the training loss moves more with
+        // each epoch's new masks than with the prototypes once they settle.
+        const double scale_m = 1.0 / (static_cast<double>(monitor.size()) * static_cast<double>(d));
+        const double monitored = scale_m * detail::batch_loss(x,
+                                                              monitor,
+                                                              monitor_mask,
+                                                              res.fill.data(),
+                                                              protos.data(),
+                                                              k,
+                                                              dyn,
+                                                              scale_m,
+                                                              nullptr,
+                                                              exec);
+        res.loss_history.push_back(monitored);
         res.n_epochs = epoch + 1;
-        if (o.progress) o.progress(epoch + 1, epoch_loss);
-        if (epoch_loss < best_loss * (1.0 - o.tol) || !std::isfinite(best_loss)) {
-            best_loss = epoch_loss;
+        if (o.progress) o.progress(epoch + 1, monitored);
+        if (monitored < best_loss * (1.0 - o.tol) || !std::isfinite(best_loss)) {
+            best_loss = monitored;
             best = protos;
             stale = 0;
         } else {
-            if (epoch_loss < best_loss) {  // better, but by less than tol: keep it, count it
-                best_loss = epoch_loss;
+            if (monitored < best_loss) {  // better, but by less than tol: keep it, count it
+                best_loss = monitored;
                 best = protos;
             }
             lr *= o.lr_decay;  // the authors' plateau schedule
