@@ -29,6 +29,7 @@ struct cluster_cli {
     std::string beta = "auto";
     std::int64_t steps = clam_dynamics{}.steps;
     double alpha = clam_dynamics{}.alpha;
+    double eps = clam_dynamics{}.eps;
     double mask_prob = clam_options{}.mask_prob;
     double lr = clam_options{}.learning_rate;
     std::int64_t epochs = clam_options{}.epochs;
@@ -64,6 +65,7 @@ clam_options make_options(const cluster_cli& o) {
     c.dynamics.beta = parse_beta(o.beta);
     c.dynamics.steps = o.steps;
     c.dynamics.alpha = o.alpha;
+    c.dynamics.eps = o.eps;
     c.mask_prob = o.mask_prob;
     c.learning_rate = o.lr;
     c.epochs = o.epochs;
@@ -81,6 +83,9 @@ clam_options make_options(const cluster_cli& o) {
     };
     positive("--alpha", o.alpha);
     positive("--lr", o.lr);
+    if (!(o.eps >= 0.0) || !std::isfinite(o.eps))
+        throw invalid_argument("--eps must be finite and >= 0 (got " + detail::shortest(o.eps) +
+                               ")");
     if (!(o.mask_prob >= 0.0 && o.mask_prob <= 1.0))
         throw invalid_argument("--mask-prob must be in [0, 1] (got " +
                                detail::shortest(o.mask_prob) + ")");
@@ -224,6 +229,7 @@ int run(const cluster_cli& o) {
         {"beta_auto", o.beta == "auto"},
         {"steps", opt.dynamics.steps},
         {"alpha", opt.dynamics.alpha},
+        {"eps", opt.dynamics.eps},
         {"mask_prob", opt.mask_prob},
         {"lr", opt.learning_rate},
         {"epochs", opt.epochs},
@@ -269,6 +275,11 @@ run_fn add_cluster(CLI::App& sub) {
     sub.add_option("--steps", o->steps, "T: unrolled energy-descent steps per point")
         ->capture_default_str();
     sub.add_option("--alpha", o->alpha, "Step size of the descent")->capture_default_str();
+    sub.add_option(
+           "--eps",
+           o->eps,
+           "lsr only: log(eps + sum relu(...)); eps > 0 bounds the pull at a support's edge")
+        ->capture_default_str();
     sub.add_option("--mask-prob",
                    o->mask_prob,
                    "Probability that a coordinate is masked (filled with the feature mean) in "

@@ -64,7 +64,7 @@ class ClAM(ClusterMixin, BaseEstimator):
 
         v_{t+1} = v_t + alpha m (.) g(v_t),  r_mu = rho_mu - v
         lse: g = sum_mu softmax_mu(-beta/2 ||r_mu||^2) r_mu
-        lsr: g = sum_{mu: beta/2 ||r_mu||^2 < 1} r_mu / sum_mu relu(1 - beta/2 ||r_mu||^2)
+        lsr: g = sum_{mu: beta/2 ||r_mu||^2 < 1} r_mu / (eps + sum_mu relu(1 - beta/2 ||r_mu||^2))
              (zero outside every support)
 
     The prototypes minimise the squared error of the masked coordinates after T steps,
@@ -87,6 +87,9 @@ class ClAM(ClusterMixin, BaseEstimator):
         T, the unrolled energy-descent steps.
     alpha : float > 0, default=0.1
         Step size of the dynamics.
+    eps : float >= 0, default=0.0
+        lsr only: the energy -(1/beta) log(eps + sum relu(...)); eps > 0 bounds the pull where
+        the kernel sum goes to 0 at a support's edge (lse ignores it).
     mask_prob : float in [0, 1], default=0.2
         Probability that a coordinate is masked (independently per point, coordinate, epoch).
     lr : float > 0, default=0.01
@@ -142,6 +145,7 @@ class ClAM(ClusterMixin, BaseEstimator):
         beta="auto",
         steps=_DEFAULTS["steps"],
         alpha=_DEFAULTS["alpha"],
+        eps=_DEFAULTS["eps"],
         mask_prob=_DEFAULTS["mask_prob"],
         lr=_DEFAULTS["lr"],
         epochs=_DEFAULTS["epochs"],
@@ -157,6 +161,7 @@ class ClAM(ClusterMixin, BaseEstimator):
         self.beta = beta
         self.steps = steps
         self.alpha = alpha
+        self.eps = eps
         self.mask_prob = mask_prob
         self.lr = lr
         self.epochs = epochs
@@ -187,6 +192,7 @@ class ClAM(ClusterMixin, BaseEstimator):
             beta=beta,
             steps=_check_int("steps", self.steps, 0),
             alpha=_check_real("alpha", self.alpha, 0.0, closed=False),
+            eps=_check_real("eps", self.eps, 0.0, closed=True),
             mask_prob=_check_real("mask_prob", self.mask_prob, 0.0, closed=True, high=1.0),
             lr=_check_real("lr", self.lr, 0.0, closed=False),
             epochs=_check_int("epochs", self.epochs, 1),
@@ -227,7 +233,7 @@ class ClAM(ClusterMixin, BaseEstimator):
         self.beta_ = float(r["beta"])
         # The dynamics predict() runs: those of this fit, whatever set_params does later.
         self._dynamics = dict(kernel=params["kernel"], beta=self.beta_, steps=params["steps"],
-                              alpha=params["alpha"])
+                              alpha=params["alpha"], eps=params["eps"])
         return self
 
     def predict(self, X):

@@ -23,12 +23,14 @@ namespace {
 clam_dynamics make_dynamics(const std::string& kernel,
                             double beta,
                             std::int64_t steps,
-                            double alpha) {
+                            double alpha,
+                            double eps) {
     clam_dynamics d;
     d.kernel = parse_kernel(kernel);
     d.beta = beta;
     d.steps = steps;
     d.alpha = alpha;
+    d.eps = eps;
     return d;
 }
 
@@ -59,6 +61,7 @@ void register_clam(py::module_& m) {
             d["kernel"] = std::string(to_string(o.dynamics.kernel));
             d["steps"] = o.dynamics.steps;
             d["alpha"] = o.dynamics.alpha;
+            d["eps"] = o.dynamics.eps;
             d["mask_prob"] = o.mask_prob;
             d["lr"] = o.learning_rate;
             d["epochs"] = o.epochs;
@@ -78,6 +81,7 @@ void register_clam(py::module_& m) {
            double beta,
            std::int64_t steps,
            double alpha,
+           double eps,
            double mask_prob,
            double lr,
            std::int64_t epochs,
@@ -91,7 +95,7 @@ void register_clam(py::module_& m) {
             const matrix_arg<double> xm = as_matrix<double>(in);
             clam_options o;
             o.n_clusters = n_clusters;
-            o.dynamics = make_dynamics(kernel, beta, steps, alpha);
+            o.dynamics = make_dynamics(kernel, beta, steps, alpha, eps);
             o.mask_prob = mask_prob;
             o.learning_rate = lr;
             o.epochs = epochs;
@@ -124,7 +128,7 @@ void register_clam(py::module_& m) {
             out["fill"] = vector_to_array(std::move(r.fill), {d});
             return out;
         },
-        R"doc(_clam_fit(x, *, n_clusters, kernel, beta, steps, alpha, mask_prob, lr, epochs, batch_size, seed, tol, patience, progress=None, n_threads=0) -> dict
+        R"doc(_clam_fit(x, *, n_clusters, kernel, beta, steps, alpha, eps, mask_prob, lr, epochs, batch_size, seed, tol, patience, progress=None, n_threads=0) -> dict
 
 Private: clam_fit on x (n, d) (converted to float64). beta = 0 chooses beta from the data.
 progress(epoch, loss) is called after each epoch. Returns prototypes (k, d), labels (n,) int64,
@@ -136,6 +140,7 @@ loss_history (n_epochs,), n_epochs, best_loss, beta (the beta used), fill (d,).)
         py::arg("beta") = 0.0,
         py::arg("steps") = od.dynamics.steps,
         py::arg("alpha") = od.dynamics.alpha,
+        py::arg("eps") = 0.0,
         py::arg("mask_prob") = od.mask_prob,
         py::arg("lr") = od.learning_rate,
         py::arg("epochs") = od.epochs,
@@ -154,12 +159,13 @@ loss_history (n_epochs,), n_epochs, best_loss, beta (the beta used), fill (d,).)
            double beta,
            std::int64_t steps,
            double alpha,
+           double eps,
            int n_threads) {
             const input_array xin = as_input(x, "X", "(n_samples, n_features)");
             const input_array pin = as_input(prototypes, "prototypes", "(n_clusters, n_features)");
             const matrix_arg<double> xm = as_matrix<double>(xin);
             const matrix_arg<double> pm = as_matrix<double>(pin);
-            const clam_dynamics dyn = make_dynamics(kernel, beta, steps, alpha);
+            const clam_dynamics dyn = make_dynamics(kernel, beta, steps, alpha, eps);
             clam_assignment a;
             call_without_gil(n_threads, [&](const exec_options& exec) {
                 a = clam_assign(xm.view, pm.view, dyn, exec);
@@ -169,7 +175,7 @@ loss_history (n_epochs,), n_epochs, best_loss, beta (the beta used), fill (d,).)
             return py::make_tuple(vector_to_array(std::move(a.labels), {n}),
                                   vector_to_array(std::move(a.states), {n, d}));
         },
-        R"doc(_clam_assign(x, prototypes, *, kernel, beta, steps, alpha, n_threads=0) -> (labels, states)
+        R"doc(_clam_assign(x, prototypes, *, kernel, beta, steps, alpha, eps, n_threads=0) -> (labels, states)
 
 Private: T unmasked steps from each row of x (n, d), then the nearest prototype: labels (n,)
 int64 and the final states (n, d).)doc",
@@ -180,6 +186,7 @@ int64 and the final states (n, d).)doc",
         py::arg("beta"),
         py::arg("steps") = dd.steps,
         py::arg("alpha") = dd.alpha,
+        py::arg("eps") = 0.0,
         py::arg("n_threads") = 0);
 
     m.def(
@@ -192,6 +199,7 @@ int64 and the final states (n, d).)doc",
            double beta,
            std::int64_t steps,
            double alpha,
+           double eps,
            bool with_grad,
            int n_threads) -> py::object {
             const input_array xin = as_input(x, "X", "(n_samples, n_features)");
@@ -201,7 +209,7 @@ int64 and the final states (n, d).)doc",
             const matrix_arg<double> mm = as_matrix<double>(min);
             const matrix_arg<double> pm = as_matrix<double>(pin);
             const f64_array f = vector_arg(fill, "fill");
-            const clam_dynamics dyn = make_dynamics(kernel, beta, steps, alpha);
+            const clam_dynamics dyn = make_dynamics(kernel, beta, steps, alpha, eps);
             const std::span<const double> fs(f.data(), static_cast<std::size_t>(f.shape(0)));
             const std::int64_t k = pm.view.rows, d = pm.view.cols;
             std::vector<double> g(with_grad ? static_cast<std::size_t>(k * d) : 0);
@@ -231,6 +239,7 @@ dL/dprototypes (k, d) by the adjoint of the T steps.)doc",
         py::arg("beta"),
         py::arg("steps") = dd.steps,
         py::arg("alpha") = dd.alpha,
+        py::arg("eps") = 0.0,
         py::arg("grad") = false,
         py::arg("n_threads") = 0);
 }

@@ -28,8 +28,8 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 # ---- NumPy oracles: the formulas of clam.hpp, written independently ------------------------
 
 
-def np_pull(V, P, kernel, beta):
-    """g(v) for each row of V (n, d) and prototypes P (k, d)."""
+def np_pull(V, P, kernel, beta, eps=0.0):
+    """g(v) for each row of V (n, d) and prototypes P (k, d) (eps: lsr's, in eps + S)."""
     R = P[None, :, :] - V[:, None, :]  # (n, k, d): r_mu = rho_mu - v
     q = np.einsum("nkd,nkd->nk", R, R)
     if kernel == "lse":
@@ -39,17 +39,17 @@ def np_pull(V, P, kernel, beta):
         return np.einsum("nk,nkd->nd", w, R)
     h = 0.5 * beta * q
     inside = h < 1.0
-    S = np.where(inside, 1.0 - h, 0.0).sum(axis=1)
+    S = np.where(inside, 1.0 - h, 0.0).sum(axis=1) + np.where(inside.any(axis=1), eps, 0.0)
     num = np.einsum("nk,nkd->nd", inside.astype(float), R)
     return np.where(S[:, None] > 0, num / np.where(S > 0, S, 1.0)[:, None], 0.0)
 
 
-def np_forward(X, M, fill, P, kernel, beta, steps, alpha):
+def np_forward(X, M, fill, P, kernel, beta, steps, alpha, eps=0.0):
     """v_T of the masked dynamics: v_0 = x with masked coordinates at fill, then
     v_{t+1} = v_t + alpha m (.) g(v_t)."""
     V = np.where(M != 0, fill[None, :], X)
     for _ in range(steps):
-        V = V + alpha * M * np_pull(V, P, kernel, beta)
+        V = V + alpha * M * np_pull(V, P, kernel, beta, eps)
     return V
 
 
@@ -125,6 +125,26 @@ def test_gradient_matches_central_differences(kernel, beta, steps):
     np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.parametrize("eps", [0.05, 1.0])
+def test_lsr_eps_matches_numpy_and_finite_differences(eps):
+    """lsr with eps: the pull sum_in r / (eps + S) of the NumPy dynamics, and the adjoint."""
+    X, M, fill, P = problem(21, n=10, d=3, k=3)
+    beta, steps = 0.9, 5
+    ours, g = loss(X, M, fill, P, "lsr", beta, steps, alpha=0.2, eps=eps, grad=True)
+    V = np_forward(X, M, fill, P, "lsr", beta, steps, 0.2, eps)
+    assert ours == pytest.approx(float((M * (V - X) ** 2).sum() / X.size), rel=1e-12)
+    assert ours != loss(X, M, fill, P, "lsr", beta, steps, alpha=0.2)  # eps matters
+    h = 1e-6
+    fd = np.empty_like(P)
+    for idx in np.ndindex(*P.shape):
+        Pp, Pm = P.copy(), P.copy()
+        Pp[idx] += h
+        Pm[idx] -= h
+        fd[idx] = (loss(X, M, fill, Pp, "lsr", beta, steps, alpha=0.2, eps=eps)
+                   - loss(X, M, fill, Pm, "lsr", beta, steps, alpha=0.2, eps=eps)) / (2 * h)
+    np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-8)
+
+
 def test_loss_errors_name_the_input():
     X, M, fill, P = problem(3)
     with pytest.raises(ValueError, match="fill"):
@@ -182,9 +202,9 @@ def test_n_features_in_after_fitting_check():
 
 def test_defaults_are_the_documented_ones():
     assert denseam.ClAM().get_params() == dict(
-        n_clusters=8, kernel="lse", beta="auto", steps=10, alpha=0.1, mask_prob=0.2, lr=0.01,
-        epochs=100, batch_size=64, tol=1e-4, patience=5, random_state=None, n_threads=0,
-        verbose=False)
+        n_clusters=8, kernel="lse", beta="auto", steps=10, alpha=0.1, eps=0.0, mask_prob=0.2,
+        lr=0.01, epochs=100, batch_size=64, tol=1e-4, patience=5, random_state=None,
+        n_threads=0, verbose=False)
 
 
 def blobs(k, seed, d=3, n_per=40, radius=10.0, std=0.5):
