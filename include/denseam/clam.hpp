@@ -83,7 +83,7 @@ struct clam_options {
     std::uint64_t seed = 0;
     /// Early stopping: stop once the monitored loss has not improved on the best by a relative
     /// tol for `patience` epochs in a row. tol = 0: run every epoch.
-    double tol = 1e-4;
+    double tol = 1e-3;
     std::int64_t patience = 5;
     /// The learning rate is multiplied by this after every epoch that does not improve on the best
     /// (the authors' plateau schedule); 1 keeps it constant.

@@ -98,7 +98,7 @@ class ClAM(ClusterMixin, BaseEstimator):
         Maximum number of passes over the data.
     batch_size : int >= 1, default=64
         Points per Adam step.
-    tol : float >= 0, default=1e-4
+    tol : float >= 0, default=1e-3
         Early stopping: stop once the monitored loss (loss_curve_) has not improved on the best
         by a relative tol for `patience` epochs in a row; 0 runs every epoch.
     patience : int >= 1, default=5

@@ -203,7 +203,7 @@ def test_n_features_in_after_fitting_check():
 def test_defaults_are_the_documented_ones():
     assert denseam.ClAM().get_params() == dict(
         n_clusters=8, kernel="lse", beta="auto", steps=10, alpha=0.1, eps=0.0, mask_prob=0.2,
-        lr=0.01, epochs=100, batch_size=64, tol=1e-4, patience=5, random_state=None,
+        lr=0.01, epochs=100, batch_size=64, tol=1e-3, patience=5, random_state=None,
         n_threads=0, verbose=False)
 
 
