@@ -4,7 +4,8 @@
 # paper's headline panel: k=10, d=8, M=25, seeds 3-7, 20 betas, N=500, LSR and LSE; 200 runs,
 # about 30 s), BSTOR on the 10,000 MNIST digits and on Fashion-MNIST's 60,000 training images,
 # PXLE, QBVAE (a beta-VAE trained here on the MNIST digits, cached by its settings) and the
-# DrDAM study (random-feature memories vs explicit ones: error vs Y, completion, bytes), with
+# DrDAM study (random-feature memories vs explicit ones: error vs Y, completion, bytes) and the
+# ClAM benchmark (clustering with associative memories vs k-means on small data sets), with
 # figures and report.md. `bash scripts/main.sh --logl0-full [OUT]` runs the paper's LOGL0 sweep instead
 # (1,600 runs, `denseam logl0 --sweep paper`; see docs/experiments.md for its cost).
 # report.md is written by python/denseam/report.py from the data and $OUT/timings.json.
@@ -119,6 +120,12 @@ mkdir -p "$out/drdam"
   | tee "$out/drdam/drdam.txt"
 drdam_s=$(elapsed "$t")
 
+echo "== ClAM (issue 14, docs/clam.md): denseam clam-bench (small data sets; --large adds Fashion-MNIST)"
+t=$(now_ms)
+mkdir -p "$out/clam"
+"$bin" clam-bench --out "$out/clam" | tee "$out/clam/clam_bench.txt"
+clam_s=$(elapsed "$t")
+
 total_s=$(elapsed "$job_start")
 
 # What was run and how long it took; report.py builds report.md from it and the data in $out.
@@ -127,7 +134,7 @@ cat > "$out/timings.json" <<EOF
  "logl0_sweep": "$logl0_sweep",
  "seconds": {"fig1": $fig1_s, "akem": $akem_s, "lmin0": $lmin0_s, "logl0": $logl0_s,
              "bstor_mnist": $bstor_mnist_s, "bstor_fashion": $bstor_fashion_s, "pxle": $pxle_s,
-             "qbvae": $qbvae_s, "drdam": $drdam_s,
+             "qbvae": $qbvae_s, "drdam": $drdam_s, "clam": $clam_s,
              "total": $total_s}}
 EOF
 "$py" "$DENSEAM_ROOT/python/denseam/report.py" "$out" --timings "$out/timings.json"

@@ -9,7 +9,7 @@ as a script under Debian's /usr/bin/python3:
 
 The report is built from whatever data RESULTS_DIR holds (fig1/fig1.json, akem/akem.json,
 lmin0.jsonl, logl0.jsonl, bstor-mnist/bstor.json, bstor-fashion/bstor.json, pxle/pxle.json,
-qbvae/qbvae.json, drdam/drdam.json (+ drdam_error.jsonl),
+qbvae/qbvae.json, drdam/drdam.json (+ drdam_error.jsonl), clam/clam_bench.md (+ .jsonl),
 fig1_minima.json and .txt, the figures beside them); a missing file leaves a note in its
 section. The timings (`scripts/main.sh` writes RESULTS_DIR/timings.json, the default for
 --timings) are optional. KIND is one of fig1, akem, akem-claims, lmin0, lmin0-claims, logl0,
@@ -38,6 +38,8 @@ BSTOR_JSONS = (("bstor-mnist", "the 10,000 MNIST digits"),
 PXLE_JSON = "pxle/pxle.json"
 QBVAE_JSON = "qbvae/qbvae.json"
 DRDAM_JSON = "drdam/drdam.json"
+CLAM_MD = "clam/clam_bench.md"
+CLAM_JSONL = "clam/clam_bench.jsonl"
 DEMO_JSON = "fig1_minima.json"
 DEMO_TXT = "fig1_minima.txt"
 TIMINGS_JSON = "timings.json"
@@ -498,7 +500,8 @@ def _intro(results_dir, timings, lmin0_rows, logl0_rows):
                              "BSTOR on Fashion-MNIST"),
                             ("pxle", PXLE_JSON, "PXLE"),
                             ("qbvae", QBVAE_JSON, "QBVAE"),
-                            ("drdam", DRDAM_JSON, "the DrDAM study")):
+                            ("drdam", DRDAM_JSON, "the DrDAM study"),
+                            ("clam", CLAM_JSONL, "the ClAM benchmark")):
         if not os.path.isfile(os.path.join(results_dir, rel)):
             continue
         if name == "lmin0":
@@ -787,6 +790,35 @@ def _drdam_section(results_dir, timings):
             DIFFER_HEADING, "", DRDAM_DIFFER]
 
 
+CLAM_INTRO = """\
+Clustering with associative memories (ClAM, Saha et al., ICML 2023; the tutorial's "Clustering with
+Associative Memories"): the k prototypes are the memories of a DenseAM, points with a fifth of their
+coordinates masked are pulled by T = 10 energy-descent steps, and the prototypes are learned end to
+end from the reconstruction error of the masked coordinates (docs/clam.md). `denseam clam-bench`
+compares ClAM with the LSE and the LSR energy against scikit-learn's k-means on data available
+offline, each method's settings chosen per data set by silhouette over a small grid, as the paper
+does (docs/experiments.md, "ClAM"); the 60,000 Fashion-MNIST images are one flag away
+(`--large`)."""
+
+
+def _clam_section(results_dir, timings):
+    s = _seconds(timings, "clam")
+    path = os.path.join(results_dir, CLAM_MD)
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as f:
+            body = f.read().strip("\n")
+        # The file's own title is the section's: drop a leading "# ..." line.
+        lines = body.split("\n")
+        if lines and lines[0].startswith("# "):
+            body = "\n".join(lines[1:]).strip("\n")
+        body = body.replace("\n## ", "\n### ")
+    else:
+        body = f"(no table: {CLAM_MD} not found)"
+    return ["## ClAM: clustering with associative memories (`denseam clam-bench`)"
+            + (f" ({s})" if s else ""), "", CLAM_INTRO, "",
+            _figure(results_dir, "clam/clam_bench.png", "ClAM vs k-means"), "", body]
+
+
 def _demo_section(results_dir):
     out = ["## Fig. 1 minima as printed by `denseam demo`", ""]
     path = os.path.join(results_dir, DEMO_TXT)
@@ -812,6 +844,7 @@ def report(results_dir, timings=None):
     lines += _pxle_section(results_dir) + [""]
     lines += _qbvae_section(results_dir, timings) + [""]
     lines += _drdam_section(results_dir, timings) + [""]
+    lines += _clam_section(results_dir, timings) + [""]
     lines += _demo_section(results_dir)
     return "\n".join(lines) + "\n"
 
@@ -819,7 +852,7 @@ def report(results_dir, timings=None):
 def read_timings(path):
     """main.sh's timings.json as a dict: {"command", "date", "cores", "logl0_sweep",
     "seconds": {"fig1", "akem", "lmin0", "logl0", "bstor_mnist", "bstor_fashion", "pxle",
-    "qbvae", "drdam", "total"}} (every key optional)."""
+    "qbvae", "drdam", "clam", "total"}} (every key optional)."""
     doc = read_json(path)
     if not isinstance(doc, dict):
         raise ValueError(f"{path}: not a JSON object")

@@ -33,6 +33,7 @@ SECTIONS = [
     "## PXLE: pixel-space emergence (`denseam pxle`)",
     "## QBVAE: emergent memories of a VAE's latent space",
     "## DrDAM: distributed memories with random features (`denseam drdam-study`)",
+    "## ClAM: clustering with associative memories (`denseam clam-bench`)",
     "## Fig. 1 minima as printed by `denseam demo`",
 ]
 
@@ -84,6 +85,9 @@ def results(cli_binary, tmp_path_factory):
     (out / "drdam").mkdir()
     cli(["drdam-study", "--quick", "--dataset", "sklearn-digits", "--out", out / "drdam",
          "--no-plot", "--no-progress"], "drdam/drdam.txt")
+    (out / "clam").mkdir()
+    cli(["clam-bench", "--quick", "--datasets", "iris", "--out", out / "clam", "--no-plot"],
+        "clam/clam_bench.txt")
     run_report(out)
     return out
 
@@ -198,7 +202,7 @@ def test_without_timings_the_intro_says_so(report_md):
     assert "(no timings.json, so no timings)" in intro
     assert "the LMIN0 sweep (10 configurations)," in intro  # 2 seeds x 5 betas
     assert "the LOGL0 sweep (8 runs)," in intro  # 2 seeds x 2 energies x 2 betas
-    assert "BSTOR on MNIST digits, PXLE, QBVAE, the DrDAM study." in intro
+    assert "BSTOR on MNIST digits, PXLE, QBVAE, the DrDAM study, the ClAM benchmark." in intro
 
 
 def test_timings_json_gives_what_was_run_and_how_long(results, tmp_path):
@@ -215,8 +219,8 @@ def test_timings_json_gives_what_was_run_and_how_long(results, tmp_path):
     assert intro.startswith("Produced by `bash scripts/main.sh` on 2024-01-02 (2 cores): "
                             "Fig. 1 1.5 s, AKEM 0.3 s, the LMIN0 sweep (10 configurations) "
                             "12.0 s, the reduced LOGL0 sweep (8 runs) 31.2 s, BSTOR on MNIST "
-                            "digits 2.5 s, PXLE 0.2 s, QBVAE, the DrDAM study 4.0 s; 45.9 s for "
-                            "all experiments and "
+                            "digits 2.5 s, PXLE 0.2 s, QBVAE, the DrDAM study 4.0 s, the ClAM "
+                            "benchmark; 45.9 s for all experiments and "
                             "figures (after the build).")
     assert "(`denseam logl0 --sweep reduced`)" in text
     assert "Sweep `reduced` in 31.2 s (reduced:" in text
@@ -402,3 +406,14 @@ def test_drdam_table_matches_the_data(results, report_md):
         assert (m, d) == (row["M"], row["dim"])
         assert row["explicit_bytes"] == 4 * m * d  # float32 patterns
         assert row["distributed_bytes"] == 8 * row["Y"]  # T in double
+
+
+def test_clam_section_holds_the_benchmark_table(results, report_md):
+    """The ClAM section carries clam_bench.md's table, whose numbers are the JSON lines'."""
+    rows = read_jsonl(results / "clam" / "clam_bench.jsonl")
+    assert rows and {r["dataset"] for r in rows} == {"iris"}
+    section = report_md[report_md.index("## ClAM: clustering with associative memories"):]
+    assert "ClAM-LSE" in section and "ClAM-LSR" in section
+    for r in rows:
+        for metric in ("silhouette", "nmi", "ari"):
+            assert f"{r[metric]:.3f}" in section, (r["method"], metric)
