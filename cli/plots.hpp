@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "denseam/error.hpp"
+#include "scripts.hpp"
 
 namespace denseam::cli {
 
@@ -54,11 +55,7 @@ inline void run_plot_script(const std::vector<std::string>& args) {
         throw backend_error(
             "plotting script python/denseam/plots.py not found (set DENSEAM_PLOTS, or use "
             "the data files: they are complete)");
-    std::string python = "python3";
-    if (const char* env = std::getenv("DENSEAM_PYTHON"))
-        python = env;
-    else if (access("/usr/bin/python3", X_OK) == 0)
-        python = "/usr/bin/python3";
+    const std::string python = find_python();
     char err_path[] = "/tmp/denseam-plot-XXXXXX";
     const int fd = mkstemp(err_path);
     if (fd < 0) throw backend_error("plotting failed: cannot create a temporary file");
