@@ -20,11 +20,8 @@ namespace denseam::python {
 
 namespace {
 
-clam_dynamics make_dynamics(const std::string& kernel,
-                            double beta,
-                            std::int64_t steps,
-                            double alpha,
-                            double eps) {
+clam_dynamics make_dynamics(
+    const std::string& kernel, double beta, std::int64_t steps, double alpha, double eps) {
     clam_dynamics d;
     d.kernel = parse_kernel(kernel);
     d.beta = beta;
