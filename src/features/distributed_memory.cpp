@@ -683,34 +683,9 @@ retrieve_result<T> distributed_memory::retrieve(matrix_view<const T> queries,
                              std::span<energy_status> st) {
                              detail::evaluate_features(*this, cache, xs, e, g, st, exec);
                          });
-    // Final energies: NaN where the state is not finite.
-    res.energy.assign(static_cast<std::size_t>(n), std::numeric_limits<T>::quiet_NaN());
-    std::vector<std::int64_t> rows;
-    for (std::int64_t i = 0; i < n; ++i) {
-        bool finite = res.status[static_cast<std::size_t>(i)] != retrieval_status::non_finite;
-        for (std::int64_t k = 0; k < dim_ && finite; ++k)
-            finite = std::isfinite(
-                static_cast<double>(res.states[static_cast<std::size_t>(i * dim_ + k)]));
-        if (finite) rows.push_back(i);
-    }
-    if (!rows.empty()) {
-        const auto nr = static_cast<std::int64_t>(rows.size());
-        std::vector<T> x(static_cast<std::size_t>(nr * dim_)), e(static_cast<std::size_t>(nr));
-        for (std::int64_t a = 0; a < nr; ++a)
-            std::copy(res.states.begin() + rows[static_cast<std::size_t>(a)] * dim_,
-                      res.states.begin() + (rows[static_cast<std::size_t>(a)] + 1) * dim_,
-                      x.begin() + a * dim_);
-        detail::evaluate_features(*this,
-                                  cache,
-                                  matrix_view<const T>(x.data(), nr, dim_),
-                                  std::span<T>(e),
-                                  matrix_view<T>{},
-                                  {},
-                                  exec);
-        for (std::int64_t a = 0; a < nr; ++a)
-            res.energy[static_cast<std::size_t>(rows[static_cast<std::size_t>(a)])] =
-                e[static_cast<std::size_t>(a)];
-    }
+    detail::final_energies_with(res, dim_, [&](matrix_view<const T> xs, std::span<T> e) {
+        detail::evaluate_features(*this, cache, xs, e, matrix_view<T>{}, {}, exec);
+    });
     return res;
 }
 

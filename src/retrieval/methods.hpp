@@ -8,7 +8,11 @@
 //                         small ones
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <limits>
+#include <span>
 #include <vector>
 
 #include "denseam/retrieval.hpp"
@@ -82,6 +86,35 @@ void check_retrieve_options(const retrieve_options& options, std::int64_t dim);
 /// Whether gradient descent follows options.beta (else the energy's beta throughout).
 inline bool uses_beta_schedule(const retrieve_options& opt) {
     return !(opt.beta.type == schedule::kind::constant && !(opt.beta.start > 0.0));
+}
+
+/// res.energy of the final states res.states (n x dim): NaN where the status is non_finite or the
+/// state is not finite, else energy(xs, e) over the rows that need it (xs: nr x dim, e: nr), one
+/// call. Shared by the explicit memories (final_energies) and the distributed memory.
+template <class T, class Energy>
+void final_energies_with(retrieve_result<T>& res, std::int64_t dim, Energy&& energy) {
+    const std::int64_t n = static_cast<std::int64_t>(res.status.size());
+    res.energy.assign(static_cast<std::size_t>(n), std::numeric_limits<T>::quiet_NaN());
+    std::vector<std::int64_t> rows;
+    for (std::int64_t i = 0; i < n; ++i) {
+        if (res.status[static_cast<std::size_t>(i)] == retrieval_status::non_finite) continue;
+        bool finite = true;
+        for (std::int64_t k = 0; k < dim; ++k)
+            finite = finite && std::isfinite(static_cast<double>(
+                                   res.states[static_cast<std::size_t>(i * dim + k)]));
+        if (finite) rows.push_back(i);
+    }
+    if (rows.empty()) return;
+    const auto nr = static_cast<std::int64_t>(rows.size());
+    std::vector<T> x(static_cast<std::size_t>(nr * dim)), e(static_cast<std::size_t>(nr));
+    for (std::int64_t a = 0; a < nr; ++a)
+        std::copy(res.states.begin() + rows[static_cast<std::size_t>(a)] * dim,
+                  res.states.begin() + (rows[static_cast<std::size_t>(a)] + 1) * dim,
+                  x.begin() + a * dim);
+    energy(matrix_view<const T>(x.data(), nr, dim), std::span<T>(e));
+    for (std::int64_t a = 0; a < nr; ++a)
+        res.energy[static_cast<std::size_t>(rows[static_cast<std::size_t>(a)])] =
+            e[static_cast<std::size_t>(a)];
 }
 
 /// The energies of the final states: NaN where the status is non_finite (the state is not
