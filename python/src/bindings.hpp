@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -40,6 +41,28 @@ std::string float_repr(double v);
 
 /// What an energy call returns.
 enum class energy_output { energy, grad, both };
+
+/// The arrays an energy call returns: E (n,) and, when `what` asks for it, G (n, d) in T, filled
+/// by compute(e, g) (g is an empty view when only E is wanted); returns E, G or (E, G). Shared by
+/// the explicit memories (energy_call) and DistributedMemory.
+template <class T, class Compute>
+py::object energy_outputs(std::int64_t n, std::int64_t d, energy_output what, Compute&& compute) {
+    const bool want_grad = what != energy_output::energy;
+    const auto pn = static_cast<py::ssize_t>(n), pd = static_cast<py::ssize_t>(d);
+    py::array_t<T> e(pn);
+    py::array_t<T> g = want_grad ? py::array_t<T>({pn, pd}) : py::array_t<T>(0);
+    compute(std::span<T>(e.mutable_data(), static_cast<std::size_t>(n)),
+            want_grad ? make_matrix_view(g.mutable_data(), n, d) : matrix_view<T>{});
+    switch (what) {
+        case energy_output::energy:
+            return e;
+        case energy_output::grad:
+            return g;
+        case energy_output::both:
+            break;
+    }
+    return py::make_tuple(e, g);
+}
 
 /// The energy call shared by the free functions and Memory: picks float32 or float64 from the
 /// inputs' dtypes, releases the GIL and honours Ctrl-C. Returns E (B,), G (B, d) or (E, G).

@@ -32,27 +32,12 @@ py::object energy_typed(const input_array& memories,
                         int n_threads) {
     const matrix_arg<T> mem = as_matrix<T>(memories);
     const matrix_arg<T> qry = as_matrix<T>(queries);
-    const auto n = static_cast<py::ssize_t>(qry.view.rows);
-    const auto d = static_cast<py::ssize_t>(qry.view.cols);
-    const bool want_grad = what != energy_output::energy;
-    py::array_t<T> e(n);
-    py::array_t<T> g = want_grad ? py::array_t<T>({n, d}) : py::array_t<T>(0);
-    std::span<T> e_span(e.mutable_data(), static_cast<std::size_t>(n));
-    matrix_view<T> g_view = want_grad
-                                ? make_matrix_view(g.mutable_data(), qry.view.rows, qry.view.cols)
-                                : matrix_view<T>{};
-    call_without_gil(n_threads, [&](const exec_options& exec) {
-        energy_and_grad(mem.view, qry.view, params, e_span, g_view, {}, exec);
-    });
-    switch (what) {
-        case energy_output::energy:
-            return e;
-        case energy_output::grad:
-            return g;
-        case energy_output::both:
-            break;
-    }
-    return py::make_tuple(e, g);
+    return energy_outputs<T>(
+        qry.view.rows, qry.view.cols, what, [&](std::span<T> e, matrix_view<T> g) {
+            call_without_gil(n_threads, [&](const exec_options& exec) {
+                energy_and_grad(mem.view, qry.view, params, e, g, {}, exec);
+            });
+        });
 }
 
 }  // namespace

@@ -148,27 +148,12 @@ py::object energy_typed(const py_distributed& self,
                         energy_output what,
                         int n_threads) {
     const matrix_arg<T> qry = as_matrix<T>(queries);
-    const auto n = static_cast<py::ssize_t>(qry.view.rows);
-    const auto d = static_cast<py::ssize_t>(qry.view.cols);
-    const bool want_grad = what != energy_output::energy;
-    py::array_t<T> e(n);
-    py::array_t<T> g = want_grad ? py::array_t<T>({n, d}) : py::array_t<T>(0);
-    std::span<T> e_span(e.mutable_data(), static_cast<std::size_t>(n));
-    matrix_view<T> g_view = want_grad
-                                ? make_matrix_view(g.mutable_data(), qry.view.rows, qry.view.cols)
-                                : matrix_view<T>{};
-    self.read(n_threads, [&](const distributed_memory& m, const exec_options& exec) {
-        m.energy_and_grad(qry.view, e_span, g_view, {}, exec);
-    });
-    switch (what) {
-        case energy_output::energy:
-            return e;
-        case energy_output::grad:
-            return g;
-        case energy_output::both:
-            break;
-    }
-    return py::make_tuple(e, g);
+    return energy_outputs<T>(
+        qry.view.rows, qry.view.cols, what, [&](std::span<T> e, matrix_view<T> g) {
+            self.read(n_threads, [&](const distributed_memory& m, const exec_options& exec) {
+                m.energy_and_grad(qry.view, e, g, {}, exec);
+            });
+        });
 }
 
 py::object distributed_energy(const py_distributed& self,
