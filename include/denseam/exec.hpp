@@ -7,9 +7,13 @@
 
 namespace denseam {
 
+/// How the memories near a state are found; see include/denseam/index.hpp.
+enum class index_kind : std::uint8_t { automatic = 0, brute = 1, kdtree = 2, ball = 3 };
+
 /// How a call runs. None of these options changes a result: results are bitwise identical for
 /// every thread count (the work is split by shape only, and partial sums are combined in a fixed
-/// order).
+/// order). The one exception is `index`, which may change the last bits of an energy (never a
+/// support set, fixed point or minimum).
 ///
 /// Thread safety: every function of the library may be called from several threads at once on
 /// shared read-only inputs (each call writes only its own outputs) and returns the bits of a
@@ -22,6 +26,11 @@ struct exec_options {
     /// Called from the calling thread at tile boundaries; returning true stops the call, which
     /// then throws denseam::interrupted. May be empty.
     std::function<bool()> interrupt;
+    /// How the memories within a compact kernel's support are found (include/denseam/index.hpp):
+    /// automatic, brute, kdtree or ball. It never changes a support set, a fixed point or a
+    /// minimum; energies summed through an index may differ from the GEMM engine's in the last
+    /// bits (the only option here that can change bits of a result).
+    index_kind index = index_kind::automatic;
 };
 
 /// Number of threads `opts` asks for (resolves 0).

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Public entry points of include/denseam/energy.hpp: validate, then run the CPU engine.
-#include "denseam/energy.hpp"
+// The checks of every energy entry point (shapes, finiteness, range); the public entry points
+// are in src/index/energy_entry.cpp (the engine or the range index).
+#include "denseam/energy.hpp"  // IWYU pragma: keep
 
 #include <algorithm>
 #include <cmath>
@@ -116,54 +117,5 @@ template void check_energy_range(matrix_view<const float>, double, const energy_
 template void check_energy_range(matrix_view<const double>, double, const energy_params&);
 
 }  // namespace detail
-
-namespace {
-
-template <class T>
-void energy_and_grad_impl(matrix_view<const T> memories,
-                          matrix_view<const T> queries,
-                          const energy_params& params,
-                          std::span<T> energy,
-                          matrix_view<T> grad,
-                          std::span<energy_status> status,
-                          const exec_options& exec) {
-    validate(params);
-    const double coord_max = detail::check_memories_queries(memories, queries);
-    detail::check_energy_range(memories, coord_max, params);
-    const auto n = static_cast<std::size_t>(queries.rows);
-    if (energy.size() != n)
-        throw invalid_argument("energy output has " + std::to_string(energy.size()) +
-                               " entries, expected n_queries = " + std::to_string(n));
-    if (!grad.empty() && (grad.rows != queries.rows || grad.cols != queries.cols))
-        throw invalid_argument("gradient output has shape " +
-                               detail::shape_str(grad.rows, grad.cols) + ", expected " +
-                               detail::shape_str(queries.rows, queries.cols));
-    if (!status.empty() && status.size() != n)
-        throw invalid_argument("status output has " + std::to_string(status.size()) +
-                               " entries, expected " + std::to_string(n));
-    detail::energy_unchecked(memories, queries, params, energy, grad, status, exec);
-}
-
-}  // namespace
-
-void energy_and_grad(matrix_view<const float> memories,
-                     matrix_view<const float> queries,
-                     const energy_params& params,
-                     std::span<float> energy,
-                     matrix_view<float> grad,
-                     std::span<energy_status> status,
-                     const exec_options& exec) {
-    energy_and_grad_impl(memories, queries, params, energy, grad, status, exec);
-}
-
-void energy_and_grad(matrix_view<const double> memories,
-                     matrix_view<const double> queries,
-                     const energy_params& params,
-                     std::span<double> energy,
-                     matrix_view<double> grad,
-                     std::span<energy_status> status,
-                     const exec_options& exec) {
-    energy_and_grad_impl(memories, queries, params, energy, grad, status, exec);
-}
 
 }  // namespace denseam

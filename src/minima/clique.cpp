@@ -13,7 +13,6 @@
 #include <cmath>
 #include <limits>
 #include <mutex>
-#include <nanoflann.hpp>
 #include <vector>
 
 #include "denseam/error.hpp"
@@ -29,37 +28,22 @@ constexpr double edge_slack = 1e-9;
 
 // ---- interaction graph ------------------------------------------------------------------
 
-struct kd_adaptor {
-    const pattern_set& ps;
-    std::size_t kdtree_get_point_count() const { return static_cast<std::size_t>(ps.n); }
-    double kdtree_get_pt(std::size_t i, std::size_t j) const {
-        return ps.x[i * static_cast<std::size_t>(ps.dim) + j];
-    }
-    template <class BBox>
-    bool kdtree_get_bbox(BBox&) const {
-        return false;
-    }
-};
-
-// Collects candidate indices of a radius search; distances are recomputed exactly afterwards.
-struct index_collector {
-    double radius;
-    std::vector<std::int32_t>& out;
-    std::size_t size() const { return out.size(); }
-    bool full() const { return true; }
-    bool addPoint(double dist, std::size_t index) {
-        if (dist < radius) out.push_back(static_cast<std::int32_t>(index));
-        return true;
-    }
-    double worstDist() const { return radius; }
-};
-
 }  // namespace
+
+std::unique_ptr<detail::range_index<double>> pattern_index(const pattern_set& ps,
+                                                           const exec_options& exec) {
+    const index_kind kind =
+        exec.index == index_kind::automatic ? detail::choose_index(ps.n, ps.dim, ps.n) : exec.index;
+    if (kind == index_kind::brute) return nullptr;
+    return std::make_unique<detail::range_index<double>>(
+        matrix_view<const double>(ps.x.data(), ps.n, ps.dim), kind, exec);
+}
 
 std::vector<std::vector<std::int32_t>> interaction_graph(const pattern_set& ps,
                                                          double r2,
                                                          const exec_options& exec,
-                                                         bool* interrupted) {
+                                                         bool* interrupted,
+                                                         const detail::range_index<double>* index) {
     const std::int64_t n = ps.n, d = ps.dim;
     const double thr = 4.0 * r2 * (1.0 + edge_slack);
     std::vector<std::vector<std::int32_t>> adj(static_cast<std::size_t>(n));
@@ -80,29 +64,15 @@ std::vector<std::vector<std::int32_t>> interaction_graph(const pattern_set& ps,
             });
         if (interrupted != nullptr) *interrupted = st == detail::loop_status::interrupted;
     };
-    const bool use_tree = d <= 16 && n > 4000;
-    if (use_tree) {
-        using tree_t =
-            nanoflann::KDTreeSingleIndexAdaptor<nanoflann::L2_Simple_Adaptor<double, kd_adaptor>,
-                                                kd_adaptor,
-                                                -1,
-                                                std::size_t>;
-        kd_adaptor adaptor{ps};
-        tree_t tree(
-            static_cast<std::size_t>(d), adaptor, nanoflann::KDTreeSingleIndexAdaptorParams(16));
-        tree.buildIndex();
+    if (index != nullptr) {
+        // One range search per row: the index reports sq_dist(xi_i, xi_j) < thr, the same
+        // test as the scan below.
         rows(64, false, [&](std::int64_t i) {
-            std::vector<std::int32_t> cand;
-            index_collector rs{thr * (1.0 + 1e-6), cand};
-#if NANOFLANN_VERSION < 0x150
-            tree.findNeighbors(rs, ps.row(i), nanoflann::SearchParams(32, 0.0f, false));
-#else
-            tree.findNeighbors(rs, ps.row(i), nanoflann::SearchParameters(0.0f, false));
-#endif
-            std::sort(cand.begin(), cand.end());
-            auto& row = adj[i];
-            for (std::int32_t j : cand)
-                if (j != i && detail::sq_dist(ps.row(i), ps.row(j), d) < thr) row.push_back(j);
+            std::vector<std::int64_t> cand;
+            index->within(ps.row(i), thr, cand, nullptr);
+            auto& row = adj[static_cast<std::size_t>(i)];
+            for (std::int64_t j : cand)
+                if (j != i) row.push_back(static_cast<std::int32_t>(j));
         });
     } else {
         // Full rows (not half): each row is computed independently, and (a-b)^2 = (b-a)^2

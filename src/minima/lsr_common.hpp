@@ -5,12 +5,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
 #include "denseam/exec.hpp"
 #include "denseam/matrix_view.hpp"
 #include "denseam/minima.hpp"
+#include "index/range_index.hpp"
 
 namespace denseam::minima_detail {
 
@@ -90,10 +92,20 @@ struct clique_pass_result {
 /// exec.interrupt is polled: if it returns true, the build stops and either sets *interrupted
 /// (the graph returned is then incomplete) or, without `interrupted`, throws
 /// denseam::interrupted.
-std::vector<std::vector<std::int32_t>> interaction_graph(const pattern_set& ps,
-                                                         double r2,
-                                                         const exec_options& exec,
-                                                         bool* interrupted = nullptr);
+/// With `index` (a range index over ps.x) each row is one range search; without, a scan of
+/// all pairs (O(n^2 d)).
+std::vector<std::vector<std::int32_t>> interaction_graph(
+    const pattern_set& ps,
+    double r2,
+    const exec_options& exec,
+    bool* interrupted = nullptr,
+    const detail::range_index<double>* index = nullptr);
+
+/// The range index over the distinct patterns that the enumeration uses for the interaction
+/// graph and the basin radii: exec.index, or for `automatic` detail::choose_index(n, dim, n);
+/// null for brute.
+std::unique_ptr<detail::range_index<double>> pattern_index(const pattern_set& ps,
+                                                           const exec_options& exec);
 
 /// Number of cliques of the graph, stopping once `cap` is exceeded (returns cap + 1 then).
 std::int64_t count_cliques_capped(const std::vector<std::vector<std::int32_t>>& adj,

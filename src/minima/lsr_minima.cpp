@@ -112,7 +112,8 @@ minimum make_minimum(const pattern_set& ps,
                      std::span<const std::int64_t> subset,
                      double beta,
                      double eps,
-                     const minima_options& opt) {
+                     const minima_options& opt,
+                     const detail::range_index<double>* index) {
     const std::int64_t d = ps.dim;
     const double r2 = 2.0 / beta;
     minimum m;
@@ -155,14 +156,28 @@ minimum make_minimum(const pattern_set& ps,
     m.energy = detail::log_energy(z, beta);
     if (opt.basin_radius) {
         double dmax2 = 0.0, bmin = inf;
-        std::size_t p = 0;
-        for (std::int64_t nu = 0; nu < ps.n; ++nu) {
-            const double v = d2_to(nu);
-            dmax2 = std::max(dmax2, v);
-            if (p < subset.size() && subset[p] == nu)
-                ++p;
-            else
-                bmin = std::min(bmin, v);
+        if (index != nullptr) {
+            // D_max by a farthest-point search; gamma_min from the |S| + 1 nearest patterns:
+            // the members are nearer than R and every other pattern is not, so the nearest
+            // non-member is among them (the same sq_dist values as the scan below).
+            dmax2 = index->farthest(m.position.data());
+            std::vector<std::int64_t> pos;
+            std::vector<double> d2;
+            index->nearest(
+                m.position.data(), static_cast<std::int64_t>(subset.size()) + 1, pos, d2);
+            for (std::size_t a = 0; a < pos.size(); ++a)
+                if (!std::binary_search(subset.begin(), subset.end(), pos[a]))
+                    bmin = std::min(bmin, d2[a]);
+        } else {
+            std::size_t p = 0;
+            for (std::int64_t nu = 0; nu < ps.n; ++nu) {
+                const double v = d2_to(nu);
+                dmax2 = std::max(dmax2, v);
+                if (p < subset.size() && subset[p] == nu)
+                    ++p;
+                else
+                    bmin = std::min(bmin, v);
+            }
         }
         const double slack = std::min(r2 - amax, bmin - r2);  // min(delta_min, gamma_min)
         const double dmax = std::sqrt(dmax2);
@@ -204,7 +219,8 @@ support_list interrupted_before_enumeration(const pattern_set& ps, const minima_
 support_list supports_at(const pattern_set& ps,
                          double beta,
                          const minima_options& opt,
-                         const exec_options& exec) {
+                         const exec_options& exec,
+                         const detail::range_index<double>* index) {
     const double r2 = 2.0 / beta;
     support_list out;
     // The interaction graph, built once for the automatic choice and the clique pass; false
@@ -213,7 +229,7 @@ support_list supports_at(const pattern_set& ps,
     bool have_graph = false;
     const auto build_graph = [&] {
         bool interrupted = false;
-        adj = interaction_graph(ps, r2, exec, &interrupted);
+        adj = interaction_graph(ps, r2, exec, &interrupted, index);
         have_graph = !interrupted;
         return have_graph;
     };
@@ -279,7 +295,8 @@ minima_result find_lsr_minima(matrix_view<const double> patterns,
         throw invalid_argument("eps must be finite and >= 0 (got " + detail::shortest(eps) + ")");
     check_options(options);
     const pattern_set ps = make_pattern_set(patterns);
-    const support_list sup = supports_at(ps, beta, options, exec);
+    const auto index = pattern_index(ps, exec);
+    const support_list sup = supports_at(ps, beta, options, exec, index.get());
 
     minima_result res;
     res.candidates = sup.candidates;
@@ -295,7 +312,8 @@ minima_result find_lsr_minima(matrix_view<const double> patterns,
     build.max_threads = std::max<std::int64_t>(1, n_min / 64);
     detail::parallel_for((n_min + 63) / 64, build_exec, build, [&](std::int64_t b) {
         for (std::int64_t i = b * 64; i < std::min(n_min, (b + 1) * 64); ++i)
-            res.minima[i] = make_minimum(ps, sup[static_cast<std::size_t>(i)], beta, eps, options);
+            res.minima[i] =
+                make_minimum(ps, sup[static_cast<std::size_t>(i)], beta, eps, options, index.get());
     });
     std::sort(res.minima.begin(), res.minima.end(), [](const minimum& a, const minimum& b) {
         return a.support < b.support;
@@ -332,8 +350,9 @@ minima_counts count_lsr_minima_at(matrix_view<const double> patterns,
                           (options.strategy == minima_strategy::automatic && ps.n <= 30);
     if (!one_pass) {
         std::vector<std::string> used;
+        const auto index = pattern_index(ps, exec);
         for (std::size_t j = 0; j < nb; ++j) {
-            const support_list sup = supports_at(ps, betas[j], options, exec);
+            const support_list sup = supports_at(ps, betas[j], options, exec, index.get());
             for (std::size_t i = 0; i < sup.size(); ++i) {
                 if (sup[i].size() == 1)
                     ++res.stored[j];

@@ -3,6 +3,7 @@
 // means in double (docs/numerics.md, Retrieval).
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <type_traits>
 #include <vector>
 
@@ -39,6 +40,37 @@ double lsr_active_set(matrix_view<const T> mem,
             boundary = true;
         }
     }
+    return z;
+}
+
+/// lsr_active_set() through a range index: the same set, boundary flag and Z bit for bit (the
+/// index reports sq_dist(x, row) of every row within a radius just beyond the support, in
+/// position order, and the rule q < 1 is applied here as there).
+template <class T>
+double lsr_active_set_indexed(const range_index<T>& index,
+                              const double* x,
+                              double half_beta,
+                              double eps,
+                              double search_r2,
+                              std::vector<std::int64_t>& set,
+                              std::vector<double>& d2,
+                              bool& boundary) {
+    set.clear();
+    d2.clear();
+    boundary = false;
+    index.within(x, search_r2, set, &d2);
+    double z = eps;
+    std::size_t kept = 0;
+    for (std::size_t a = 0; a < set.size(); ++a) {
+        const double q = half_beta * d2[a];
+        if (q < 1.0) {
+            set[kept++] = set[a];
+            z += 1.0 - q;
+        } else if (q == 1.0) {
+            boundary = true;
+        }
+    }
+    set.resize(kept);
     return z;
 }
 
@@ -150,11 +182,22 @@ retrieve_result<T> lsr_fixed_point(const retrieval_call<T>& call) {
     for (std::int64_t i = 0; i < n; ++i)
         xs[static_cast<std::size_t>(i)].assign(qry.row(i), qry.row(i) + dim);
 
+    // A range index (the caller's or one built for the call) finds the sets when there is one.
+    std::unique_ptr<range_index<T>> owned;
+    const range_index<T>* index = call_index(call, owned);
+    const double search_r2 = support_search_r2(prm.beta);
+    auto active_set =
+        [&](const double* x, std::vector<std::int64_t>& set, std::vector<double>& d2, bool& b) {
+            return index != nullptr ? lsr_active_set_indexed(
+                                          *index, x, half_beta, prm.eps, search_r2, set, d2, b)
+                                    : lsr_active_set(mem, x, half_beta, prm.eps, set, b);
+        };
+
     bool use_gemm = false;
     std::vector<double> mem_norm;
     double mem_norm_max = 0.0;
     if constexpr (std::is_same_v<T, double>) {
-        use_gemm = n >= 4 && mem.rows * dim >= (std::int64_t(1) << 22);
+        use_gemm = index == nullptr && n >= 4 && mem.rows * dim >= (std::int64_t(1) << 22);
         if (use_gemm) {
             mem_norm.resize(static_cast<std::size_t>(mem.rows));
             for (std::int64_t m = 0; m < mem.rows; ++m) {
@@ -166,7 +209,61 @@ retrieve_result<T> lsr_fixed_point(const retrieval_call<T>& call) {
         }
     }
 
-    for (std::int64_t round = 0; round < opt.max_steps; ++round) {
+    // One support-set evaluation of query i (its set already in sets[i] when sets_done):
+    // stop, or move x to the mean of the set.
+    auto advance =
+        [&](std::size_t i, bool sets_done, std::vector<double>& centroid, std::vector<double>& d2) {
+            auto& set = sets[i];
+            if (!sets_done) {
+                bool b = false;
+                zs[i] = active_set(xs[i].data(), set, d2, b);
+                boundary[i] = b;
+            }
+            ++res.steps[i];
+            if (set.empty()) {
+                status[i] = retrieval_status::out_of_support;
+                done[i] = 1;
+                return;
+            }
+            if (have_prev[i] && set == prevs[i]) {
+                // x = mean(S) and S is the strict active set of x. Near x the members stay
+                // inside and the memories with q > 1 outside, so Z = eps + sum_S (1 - q), a
+                // concave quadratic with its maximum at mean(S) = x: a strict local minimum
+                // of E, unless a memory lies exactly on the boundary (q == 1). Its term
+                // (1 - q)_+ is 0 at x but grows linearly along the direction towards it,
+                // while the S part falls only quadratically: E decreases at first order
+                // and x is no minimum (issue 9).
+                status[i] =
+                    boundary[i] ? retrieval_status::not_minimum : retrieval_status::converged;
+                done[i] = 1;
+                return;
+            }
+            std::fill(centroid.begin(), centroid.end(), 0.0);
+            for (std::int64_t m : set)
+                for (std::int64_t k = 0; k < dim; ++k)
+                    centroid[static_cast<std::size_t>(k)] += static_cast<double>(mem(m, k));
+            for (auto& c : centroid) c /= static_cast<double>(set.size());
+            xs[i] = centroid;
+            std::swap(prevs[i], set);
+            have_prev[i] = 1;
+        };
+
+    if (index != nullptr) {
+        // Query by query to the end: the memories near a query stay in cache across its
+        // iterations (every query is its own state machine, so the order changes nothing).
+        const std::int64_t n_blocks = (n + query_block - 1) / query_block;
+        parallel_for(n_blocks, exec, [&](std::int64_t blk, loop_control& ctl) {
+            std::vector<double> centroid(static_cast<std::size_t>(dim)), d2;
+            for (std::int64_t a = blk * query_block; a < std::min(n, (blk + 1) * query_block);
+                 ++a) {
+                if (ctl.poll()) return;
+                const auto i = static_cast<std::size_t>(a);
+                for (std::int64_t t = 0; t < opt.max_steps && !done[i]; ++t)
+                    advance(i, false, centroid, d2);
+            }
+        });
+    }
+    for (std::int64_t round = 0; index == nullptr && round < opt.max_steps; ++round) {
         std::vector<std::int64_t> active;
         for (std::int64_t i = 0; i < n; ++i)
             if (!done[static_cast<std::size_t>(i)]) active.push_back(i);
@@ -189,44 +286,13 @@ retrieve_result<T> lsr_fixed_point(const retrieval_call<T>& call) {
         const bool sets_done = use_gemm && n_act >= 4;
         const std::int64_t n_blocks = (n_act + query_block - 1) / query_block;
         parallel_for(n_blocks, exec, [&](std::int64_t blk) {
-            std::vector<double> centroid(static_cast<std::size_t>(dim));
+            std::vector<double> centroid(static_cast<std::size_t>(dim)), d2;
             for (std::int64_t a = blk * query_block; a < std::min(n_act, (blk + 1) * query_block);
-                 ++a) {
-                const auto i = static_cast<std::size_t>(active[static_cast<std::size_t>(a)]);
-                auto& set = sets[i];
-                if (!sets_done) {
-                    bool b = false;
-                    zs[i] = lsr_active_set(mem, xs[i].data(), half_beta, prm.eps, set, b);
-                    boundary[i] = b;
-                }
-                ++res.steps[i];
-                if (set.empty()) {
-                    status[i] = retrieval_status::out_of_support;
-                    done[i] = 1;
-                    continue;
-                }
-                if (have_prev[i] && set == prevs[i]) {
-                    // x = mean(S) and S is the strict active set of x. Near x the members stay
-                    // inside and the memories with q > 1 outside, so Z = eps + sum_S (1 - q), a
-                    // concave quadratic with its maximum at mean(S) = x: a strict local minimum
-                    // of E, unless a memory lies exactly on the boundary (q == 1). Its term
-                    // (1 - q)_+ is 0 at x but grows linearly along the direction towards it,
-                    // while the S part falls only quadratically: E decreases at first order
-                    // and x is no minimum (issue 9).
-                    status[i] =
-                        boundary[i] ? retrieval_status::not_minimum : retrieval_status::converged;
-                    done[i] = 1;
-                    continue;
-                }
-                std::fill(centroid.begin(), centroid.end(), 0.0);
-                for (std::int64_t m : set)
-                    for (std::int64_t k = 0; k < dim; ++k)
-                        centroid[static_cast<std::size_t>(k)] += static_cast<double>(mem(m, k));
-                for (auto& c : centroid) c /= static_cast<double>(set.size());
-                xs[i] = centroid;
-                std::swap(prevs[i], set);
-                have_prev[i] = 1;
-            }
+                 ++a)
+                advance(static_cast<std::size_t>(active[static_cast<std::size_t>(a)]),
+                        sets_done,
+                        centroid,
+                        d2);
         });
     }
 
@@ -256,8 +322,9 @@ retrieve_result<T> lsr_fixed_point(const retrieval_call<T>& call) {
             // not_minimum, with the support and energy of the state returned (the minimum
             // is at mean(S), but its rounding to T left the region of S).
             std::vector<std::int64_t> again;
+            std::vector<double> d2;
             bool b = false;
-            const double zr = lsr_active_set(mem, returned.data(), half_beta, prm.eps, again, b);
+            const double zr = active_set(returned.data(), again, d2, b);
             if (status[i] == retrieval_status::converged && (b || again != set))
                 status[i] = retrieval_status::not_minimum;
             set.swap(again);

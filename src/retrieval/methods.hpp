@@ -12,10 +12,12 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <span>
 #include <vector>
 
 #include "denseam/retrieval.hpp"
+#include "index/range_index.hpp"
 
 namespace denseam::detail {
 
@@ -26,7 +28,20 @@ struct retrieval_call {
     const energy_params& params;
     const retrieve_options& options;
     const exec_options& exec;
+    /// An index over `memories` (positions = rows) kept by the caller, or null: the method
+    /// then builds one when exec.index asks for it or the automatic choice picks one.
+    const range_index<T>* index = nullptr;
 };
+
+/// retrieve() with an index over the memories kept by the caller (the memory store): the same
+/// validation, dispatch and results; `index` may be null.
+template <class T>
+retrieve_result<T> retrieve_indexed(matrix_view<const T> memories,
+                                    matrix_view<const T> queries,
+                                    const energy_params& params,
+                                    const retrieve_options& options,
+                                    const exec_options& exec,
+                                    const range_index<T>* index);
 
 template <class T>
 retrieve_result<T> lsr_fixed_point(const retrieval_call<T>& call);
@@ -124,6 +139,17 @@ template <class T>
 void final_energies(matrix_view<const T> mem,
                     const energy_params& prm,
                     retrieve_result<T>& res,
-                    const exec_options& exec);
+                    const exec_options& exec,
+                    const range_index<T>* index = nullptr);
+
+/// The index a fixed-point method uses: the caller's (call.index), else one built for the call
+/// (index_for_call, probed with the queries) into `owned`; null for the scan.
+template <class T>
+const range_index<T>* call_index(const retrieval_call<T>& call,
+                                 std::unique_ptr<range_index<T>>& owned) {
+    if (call.index != nullptr) return call.index;
+    owned = index_for_call(call.memories, call.params, call.queries.rows, call.queries, call.exec);
+    return owned.get();
+}
 
 }  // namespace denseam::detail

@@ -107,17 +107,20 @@ void check_retrieve_options(const retrieve_options& options, std::int64_t dim) {
 
 }  // namespace detail
 
+namespace detail {
+
 template <class T>
-retrieve_result<T> retrieve(matrix_view<const T> memories,
-                            matrix_view<const T> queries,
-                            const energy_params& params,
-                            const retrieve_options& options,
-                            const exec_options& exec) {
+retrieve_result<T> retrieve_indexed(matrix_view<const T> memories,
+                                    matrix_view<const T> queries,
+                                    const energy_params& params,
+                                    const retrieve_options& options,
+                                    const exec_options& exec,
+                                    const range_index<T>* index) {
     validate(params);
     const double coord_max = detail::check_memories_queries(memories, queries);
     detail::check_energy_range(memories, coord_max, params);
     detail::check_retrieve_options(options, queries.cols);
-    const detail::retrieval_call<T> call{memories, queries, params, options, exec};
+    const detail::retrieval_call<T> call{memories, queries, params, options, exec, index};
     if (options.method == retrieval_method::fixed_point) {
         if (!options.clamp.empty())
             throw invalid_argument("clamped coordinates need method 'gradient'");
@@ -135,6 +138,35 @@ retrieve_result<T> retrieve(matrix_view<const T> memories,
         }
     }
     return detail::gradient_descent(call);
+}
+
+template retrieve_result<float> retrieve_indexed(matrix_view<const float>,
+                                                 matrix_view<const float>,
+                                                 const energy_params&,
+                                                 const retrieve_options&,
+                                                 const exec_options&,
+                                                 const range_index<float>*);
+template retrieve_result<double> retrieve_indexed(matrix_view<const double>,
+                                                  matrix_view<const double>,
+                                                  const energy_params&,
+                                                  const retrieve_options&,
+                                                  const exec_options&,
+                                                  const range_index<double>*);
+
+}  // namespace detail
+
+template <class T>
+retrieve_result<T> retrieve(matrix_view<const T> memories,
+                            matrix_view<const T> queries,
+                            const energy_params& params,
+                            const retrieve_options& options,
+                            const exec_options& exec) {
+    return detail::retrieve_indexed(memories,
+                                    queries,
+                                    params,
+                                    options,
+                                    exec,
+                                    static_cast<const detail::range_index<T>*>(nullptr));
 }
 
 template retrieve_result<float> retrieve(matrix_view<const float>,
