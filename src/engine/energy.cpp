@@ -85,26 +85,30 @@ void check_energy_range(matrix_view<const T> memories,
     const double a = max_abs_coordinate;
     const double d = static_cast<double>(memories.cols);
     const double s = a * a * d;  // bounds every squared norm and dot product
+    // The bound first; the message only when it is exceeded (this runs on every call).
     double bound = 0.0;
-    std::string what;
+    int which = 0;  // 0 squared distances, 1 Gaussian exponent, 2 poly sum
     if (uses_distance(p.kernel)) {
         bound = 4.0 * s;
-        what = "squared distances (up to 4 d max|x|^2 = " + shortest(bound) + ")";
         if (!has_compact_support(p.kernel) && 2.0 * p.beta * s > bound) {
             bound = 2.0 * p.beta * s;
-            what = "the Gaussian exponent (beta/2) |x - xi|^2 (up to " + shortest(bound) + ")";
+            which = 1;
         }
     } else {
         const double z = p.beta * s;
         bound = std::pow(z, p.degree) * static_cast<double>(memories.rows);
-        what = "the poly kernel's sum of (beta x.xi)^n (up to " + shortest(bound) + ")";
+        which = 2;
     }
-    if (!(bound < big))
-        throw invalid_argument(
-            "the energy cannot be computed in " + std::string(tname) + ": coordinates reach " +
-            "|x| = " + shortest(a) + " in d = " + std::to_string(memories.cols) + ", so " + what +
-            " would overflow (max " + shortest(big) + "); rescale the data (x/s and beta*s^2 " +
-            "give the same beta |x - xi|^2)" + (sizeof(T) == 4 ? " or compute in float64" : ""));
+    if (bound < big) return;
+    const std::string what =
+        which == 0   ? "squared distances (up to 4 d max|x|^2 = " + shortest(bound) + ")"
+        : which == 1 ? "the Gaussian exponent (beta/2) |x - xi|^2 (up to " + shortest(bound) + ")"
+                     : "the poly kernel's sum of (beta x.xi)^n (up to " + shortest(bound) + ")";
+    throw invalid_argument(
+        "the energy cannot be computed in " + std::string(tname) + ": coordinates reach " +
+        "|x| = " + shortest(a) + " in d = " + std::to_string(memories.cols) + ", so " + what +
+        " would overflow (max " + shortest(big) + "); rescale the data (x/s and beta*s^2 " +
+        "give the same beta |x - xi|^2)" + (sizeof(T) == 4 ? " or compute in float64" : ""));
 }
 
 template double max_abs(matrix_view<const float>);

@@ -8,7 +8,10 @@
 #include <atomic>
 #include <cerrno>
 #include <filesystem>
+#include <functional>
+#include <stdexcept>
 #include <system_error>
+#include <utility>
 
 #include "denseam/error.hpp"
 #include "io/format.hpp"
@@ -53,35 +56,80 @@ std::string sibling_name(const std::string& target, const char* tag) {
     return (p.parent_path() / name).string();
 }
 
+// A new hidden temporary sibling of `target`, written piece by piece and flushed to disk; removed
+// by its destructor unless release() hands it over (to a rename). Every atomic write of the
+// library goes through it.
+class temporary_file {
+  public:
+    explicit temporary_file(std::string target) : target_(std::move(target)) {
+        for (int attempt = 0; attempt < 100; ++attempt) {
+            path_ = sibling_name(target_, "tmp");
+            fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+            if (fd_ >= 0 || errno != EEXIST) break;
+        }
+        if (fd_ < 0) fail(errno);
+    }
+    temporary_file(const temporary_file&) = delete;
+    temporary_file& operator=(const temporary_file&) = delete;
+    ~temporary_file() {
+        if (fd_ >= 0) ::close(fd_);
+        if (!path_.empty()) ::unlink(path_.c_str());
+    }
+
+    // Reserves `bytes` up front so that a full disk fails before the writing, where the file
+    // system supports it (others ignore the request).
+    void reserve(std::int64_t bytes) {
+        if (bytes <= 0) return;
+        const int err = ::posix_fallocate(fd_, 0, static_cast<off_t>(bytes));
+        if (err == ENOSPC || err == EFBIG || err == EIO) fail(err);
+    }
+
+    void write(std::span<const std::byte> bytes) {
+        std::size_t done = 0;
+        while (done < bytes.size()) {
+            const ssize_t w = ::write(fd_, bytes.data() + done, bytes.size() - done);
+            if (w < 0) {
+                if (errno == EINTR) continue;
+                fail(errno);
+            }
+            done += static_cast<std::size_t>(w);
+        }
+    }
+
+    // fsync and close; the file stays until release() or the destructor.
+    void finish() {
+        if (::fsync(fd_) != 0) fail(errno);
+        const int rc = ::close(fd_);
+        fd_ = -1;
+        if (rc != 0) fail(errno);
+    }
+
+    // The finished file's name; the caller now owns (renames or removes) it.
+    std::string release() { return std::exchange(path_, std::string()); }
+
+  private:
+    [[noreturn]] void fail(int err) const {
+        throw backend_error("cannot write " + in_quotes(target_) + ": " + errno_text(err));
+    }
+    std::string target_, path_;
+    int fd_ = -1;
+};
+
+// Makes the renames in the directory of `target` durable (a crash after the rename could
+// otherwise lose the new name). Best effort: some file systems refuse fsync on a directory.
+void sync_directory(const std::string& target) {
+    const int fd = ::open(parent_of(target).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return;
+    ::fsync(fd);
+    ::close(fd);
+}
+
 // Writes `contents` to a new temporary sibling of `target`, flushed to disk; returns its name.
 std::string write_temporary(const std::string& target, std::span<const std::byte> contents) {
-    std::string tmp;
-    int fd = -1;
-    for (int attempt = 0; attempt < 100; ++attempt) {
-        tmp = sibling_name(target, "tmp");
-        fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd >= 0 || errno != EEXIST) break;
-    }
-    if (fd < 0) throw backend_error("cannot write " + in_quotes(target) + ": " + errno_text(errno));
-    auto give_up = [&](int err) {
-        if (fd >= 0) ::close(fd);
-        ::unlink(tmp.c_str());
-        throw backend_error("cannot write " + in_quotes(target) + ": " + errno_text(err));
-    };
-    std::size_t done = 0;
-    while (done < contents.size()) {
-        const ssize_t w = ::write(fd, contents.data() + done, contents.size() - done);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            give_up(errno);
-        }
-        done += static_cast<std::size_t>(w);
-    }
-    if (::fsync(fd) != 0) give_up(errno);
-    const int rc = ::close(fd);
-    fd = -1;
-    if (rc != 0) give_up(errno);
-    return tmp;
+    temporary_file tmp(target);
+    tmp.write(contents);
+    tmp.finish();
+    return tmp.release();
 }
 
 }  // namespace
@@ -130,6 +178,31 @@ void write_file_atomic(const std::string& path, std::span<const std::byte> conte
 
 void write_file_atomic(const std::string& path, std::string_view contents) {
     write_file_atomic(path, std::as_bytes(std::span<const char>(contents.data(), contents.size())));
+}
+
+void write_file_atomic(const std::string& path,
+                       std::int64_t total_bytes,
+                       const std::function<void(const byte_sink&)>& produce) {
+    const std::string target = resolve_output_path("", path);
+    temporary_file tmp(target);
+    tmp.reserve(total_bytes);
+    std::int64_t written = 0;
+    produce([&](std::span<const std::byte> bytes) {
+        tmp.write(bytes);
+        written += static_cast<std::int64_t>(bytes.size());
+    });
+    if (written != total_bytes)
+        throw std::logic_error("write_file_atomic: " + std::to_string(written) +
+                               " bytes produced for " + in_quotes(target) + ", " +
+                               std::to_string(total_bytes) + " announced");
+    tmp.finish();
+    const std::string name = tmp.release();
+    if (::rename(name.c_str(), target.c_str()) != 0) {
+        const int err = errno;
+        ::unlink(name.c_str());
+        throw backend_error("cannot write " + in_quotes(path) + ": " + errno_text(err));
+    }
+    sync_directory(target);
 }
 
 void file_plan::add(entry e) {
@@ -298,6 +371,7 @@ void file_plan::commit() {
     }
     for (const auto& b : backups)
         if (!b.empty()) ::unlink(b.c_str());
+    for (entry* e : todo) sync_directory(e->target);
     for (entry* e : todo) {
         e->exists = true;
         e->has_contents = false;

@@ -10,6 +10,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -29,6 +31,23 @@ std::string resolve_output_path(std::string_view option, const std::string& path
 ///         denseam::backend_error when writing fails (the previous file, if any, is intact).
 void write_file_atomic(const std::string& path, std::span<const std::byte> contents);
 void write_file_atomic(const std::string& path, std::string_view contents);
+
+/// Receives the consecutive pieces of a streamed file (write_file_atomic below).
+using byte_sink = std::function<void(std::span<const std::byte>)>;
+
+/// Streams a file of `total_bytes` bytes to `path` atomically: `produce(sink)` passes the
+/// contents to `sink` piece by piece (so a large file never needs a second copy in memory);
+/// they go to a hidden temporary file beside the target (space reserved up front where the file
+/// system can), which is fsynced, renamed over the target, and the directory fsynced. If
+/// `produce` or a write throws, the temporary file is removed and the target is left as it was
+/// (a process killed midway leaves the target intact, and at worst a hidden temporary file).
+/// @throws denseam::invalid_argument for a path that must not be replaced (resolve_output_path,
+///         before anything is written), denseam::backend_error when writing fails,
+///         std::logic_error when `produce` gives another number of bytes than `total_bytes`,
+///         and whatever `produce` throws.
+void write_file_atomic(const std::string& path,
+                       std::int64_t total_bytes,
+                       const std::function<void(const byte_sink&)>& produce);
 
 /// The files one command reads and writes. Every declaration is checked at once against the
 /// rules above and against the files declared before it, so a command declares its files,
