@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "denseam/energy.hpp"
+#include "denseam/index.hpp"
 #include "engine/validate.hpp"
 #include "io/format.hpp"
 
@@ -92,6 +93,14 @@ exec_options make_exec(int threads) {
     exec_options ex;
     ex.n_threads = threads;
     return ex;
+}
+
+index_kind parse_index_flag(const std::string& value) {
+    try {
+        return parse_index_kind(value);
+    } catch (const invalid_argument& e) {
+        throw invalid_argument(std::string("--index: ") + e.what());
+    }
 }
 
 progress_bar::progress_bar(bool on, std::int64_t total, std::string unit)

@@ -46,6 +46,7 @@ run_fn add_drdam(CLI::App& sub);
 run_fn add_drdam_study(CLI::App& sub);
 run_fn add_cluster(CLI::App& sub);
 run_fn add_clam_bench(CLI::App& sub);
+run_fn add_store(CLI::App& sub);
 
 /// A 2-D float64 or float32 array loaded from a .npy file, with its name for messages.
 struct loaded_matrix {
@@ -94,6 +95,13 @@ struct energy_cli_options {
 
 /// exec_options for `--threads N`: N >= 0 (0: all cores), else invalid_argument naming the flag.
 exec_options make_exec(int threads);
+
+/// The help of `--index` (exec_options::index) on the commands that take it.
+inline constexpr const char* index_flag_help =
+    "Range index for compact kernels: auto, brute, kdtree or ball (same support sets and fixed "
+    "points; energies may differ in the last bits)";
+/// The index_kind of `--index VALUE`; invalid_argument naming the flag and the choices.
+index_kind parse_index_flag(const std::string& value);
 
 /// Runs f(); a denseam::invalid_argument from the library is rethrown with its field names
 /// replaced by this command's option names, e.g. {{"n_2d", "--n2d"}}, so that the message

@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "common.hpp"
+#include "denseam/index.hpp"
 #include "io/files.hpp"
 #include "io/json.hpp"
 
@@ -63,6 +64,7 @@ nlohmann::json compute(const loaded_matrix& mem,
         {"beta", p.beta},
         {"eps", p.eps},
         {"q", std::string(to_string(resolved_q(p)))},
+        {"index", std::string(to_string(ex.index))},
         {"unsupported", unsupported},
         {"energy_min", finite ? nlohmann::json(lo) : nlohmann::json(nullptr)},
         {"energy_mean", finite ? nlohmann::json(sum / finite) : nlohmann::json(nullptr)},
@@ -83,6 +85,7 @@ nlohmann::json compute(const loaded_matrix& mem,
 run_fn add_energy(CLI::App& sub) {
     struct opts {
         std::string memories, queries, out, grad, dtype = "auto";
+        std::string index = std::string(to_string(exec_options{}.index));
         energy_cli_options energy;
         int threads = 0;
         bool print = false;
@@ -99,6 +102,7 @@ run_fn add_energy(CLI::App& sub) {
                    "float64")
         ->capture_default_str();
     sub.add_option("--threads", o->threads, "OpenMP threads (0: all cores)")->capture_default_str();
+    sub.add_option("--index", o->index, index_flag_help)->capture_default_str();
     sub.add_flag("--print", o->print, "Include every energy in the JSON summary");
     sub.footer(
         "Prints a JSON summary on stdout. Exit codes: 0 ok, 1 runtime error, 2 bad input.\n"
@@ -106,7 +110,8 @@ run_fn add_energy(CLI::App& sub) {
         "--out E.npy --grad G.npy");
     return [o]() {
         const energy_params p = o->energy.to_params();
-        const exec_options ex = make_exec(o->threads);
+        exec_options ex = make_exec(o->threads);
+        ex.index = parse_index_flag(o->index);
         // Every file is checked before anything is read, computed or written.
         detail::file_plan files;
         files.input("--memories", o->memories);

@@ -93,6 +93,9 @@ int main(int argc, char** argv) {
     add("clam-bench",
         "ClAM vs k-means: silhouette, NMI, ARI on offline data sets (Markdown + PNG)",
         add_clam_bench);
+    add("store",
+        "A live memory store file: create, add, remove, info, retrieve (stable ids, range index)",
+        add_store);
 
     // An empty value ("--beta ''", "--out=") is never meant; the option parser would read it as
     // 0 or as no file at all.

@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "common.hpp"
+#include "denseam/index.hpp"
 #include "io/files.hpp"
 
 namespace denseam::cli {
@@ -29,6 +30,7 @@ struct minima_cli {
     double novelty = minima_options{}.novelty_threshold;
     bool curve = false, progress = false, no_basin = false;
     int threads = 0;
+    std::string index = std::string(to_string(exec_options{}.index));
 };
 
 // The energy and the data set of a result, in front of the library's JSON.
@@ -132,6 +134,7 @@ run_fn add_minima(CLI::App& sub) {
     sub.add_flag(
         "--progress", o->progress, "Progress bar on stderr even when it is not a terminal");
     sub.add_option("--threads", o->threads, "OpenMP threads (0: all cores)")->capture_default_str();
+    sub.add_option("--index", o->index, index_flag_help)->capture_default_str();
     sub.footer(
         "Exact: LSR minima in any dimension (a point is a minimum iff it is the mean of its "
         "strict support set; a pattern at distance exactly R = sqrt(2/beta) is outside the "
@@ -150,6 +153,7 @@ run_fn add_minima(CLI::App& sub) {
             throw invalid_argument("--novelty must be finite and >= 0");
         if (o->max_candidates < 0) throw invalid_argument("--max-candidates must be >= 0");
         exec_options ex = make_exec(o->threads);
+        ex.index = parse_index_flag(o->index);
         // Every file is checked before anything is read, computed or written.
         detail::file_plan files;
         files.input("--memories", o->memories);

@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build clang libclang-rt-14-dev clang-format
-  libopenblas-openmp-dev libeigen3-dev libnanoflann-dev
+  libopenblas-openmp-dev libeigen3-dev
   libcli11-dev nlohmann-json3-dev zlib1g-dev dataset-fashion-mnist
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-dev pybind11-dev python3-pybind11 python3-numpy python3-scipy python3-sklearn

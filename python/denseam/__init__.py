@@ -9,7 +9,9 @@ epilogues, OpenMP threads, GIL released):
     grad(...) -> (B, d);  energy_and_grad(...) -> ((B,), (B, d))
     retrieve(memories, queries, beta=..., method="fixed-point" | "gradient", ...)
         -> RetrievalResult
-    Memory(patterns, kernel=..., beta=...)  with .energy/.grad/.energy_and_grad/.retrieve
+    Memory(patterns, kernel=..., beta=...)  with .energy/.grad/.energy_and_grad/.retrieve, a live
+        store: .add/.remove/.ids/.save/.load (stable ids, range index, crash-safe files)
+    range_search(memories, queries, radius, index="auto")  every memory within radius, exactly
     DistributedMemory(dim, kind="fourier", n_features=..., beta=...)  the same energy (lse) from
         Y random features: .add/.remove/.energy/.energy_and_grad/.retrieve/.save/.load
     feature_map, random_projections, feature_phases, memory_footprint  (the random features)
@@ -76,6 +78,7 @@ from ._denseam import (  # noqa: E402
     pxle,
     qbvae,
     random_projections,
+    range_search,
     read_idx,
     retrieve,
     sample_around,
@@ -310,7 +313,8 @@ random_projections = _check_keywords_of_function(random_projections)
 feature_phases = _check_keywords_of_function(feature_phases)
 memory_footprint = _check_keywords_of_function(memory_footprint)
 _check_keywords_of_methods(BetaVAE, ["__init__", "fit", "encode", "decode", "loss"])
-_check_keywords_of_methods(Memory, ["__init__", "energy", "grad", "energy_and_grad", "retrieve"])
+_check_keywords_of_methods(Memory, ["__init__", "energy", "grad", "energy_and_grad", "retrieve",
+                                    "add", "remove", "save", "load", "empty"])
 _check_keywords_of_methods(DistributedMemory,
                            ["__init__", "add", "remove", "energy", "grad", "energy_and_grad",
                             "retrieve", "save", "load"])
@@ -372,6 +376,7 @@ __all__ = [
     "pxle",
     "qbvae",
     "random_projections",
+    "range_search",
     "read_idx",
     "retrieve",
     "sample_around",

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "denseam/exec.hpp"
+#include "denseam/index.hpp"
 #include "denseam/kernels.hpp"
 #include "denseam/retrieval.hpp"
 #include "numpy_views.hpp"
@@ -31,6 +32,7 @@ void register_images(py::module_& m);     // image_bindings.cpp
 void register_vae(py::module_& m);        // vae_bindings.cpp
 void register_features(py::module_& m);   // features_bindings.cpp
 void register_clam(py::module_& m);       // clam_bindings.cpp
+void register_index(py::module_& m);      // index_bindings.cpp
 
 /// energy_params from the Python keywords; parses the names and validates (ValueError).
 energy_params make_params(
@@ -64,13 +66,21 @@ py::object energy_outputs(std::int64_t n, std::int64_t d, energy_output what, Co
     return py::make_tuple(e, g);
 }
 
-/// The energy call shared by the free functions and Memory: picks float32 or float64 from the
-/// inputs' dtypes, releases the GIL and honours Ctrl-C. Returns E (B,), G (B, d) or (E, G).
+/// The energy call of the free functions: picks float32 or float64 from the inputs' dtypes,
+/// releases the GIL and honours Ctrl-C; `index` is exec_options::index. Returns E (B,), G (B, d)
+/// or (E, G).
 py::object energy_call(const input_array& memories,
                        const input_array& queries,
                        const energy_params& params,
                        energy_output what,
-                       int n_threads);
+                       int n_threads,
+                       index_kind index = index_kind::automatic);
+
+/// The `index` keyword (exec_options::index) of denseam.energy/grad/energy_and_grad and
+/// denseam.retrieve, after n_threads; the C++ parameter that receives it is a const std::string&.
+inline auto index_kwarg_arg() {
+    return py::arg("index") = std::string(to_string(exec_options{}.index));
+}
 
 /// The energy keywords of energy/grad/energy_and_grad, retrieve and Memory, after `*`:
 /// kernel, beta (required: no silent default), eps, q, degree; the C++ parameters that receive
@@ -153,6 +163,19 @@ auto with_retrieve_kwargs(F f) {
     }(static_cast<retrieve_kwargs::fields*>(nullptr));
 }
 
+/// The function pybind11 binds for denseam.retrieve: parameters (Pre..., the fields of
+/// retrieve_kwargs, index) -> f(pre..., retrieve_kwargs{fields...}, index). Bind it with the
+/// arguments of Pre followed by retrieve_kwarg_args() and index_kwarg_arg().
+template <class... Pre, class F>
+auto with_retrieve_kwargs_and_index(F f) {
+    return [&f]<class... Field>(std::tuple<Field...>*) {
+        return [f = std::move(f)](
+                   Pre... pre, Field... fields, const std::string& index) -> py::object {
+            return f(std::forward<Pre>(pre)..., retrieve_kwargs{std::move(fields)...}, index);
+        };
+    }(static_cast<retrieve_kwargs::fields*>(nullptr));
+}
+
 /// retrieve_options{} with the options given in `kw` for an energy `params` and dimension `dim`
 /// (ValueError for an option that does nothing with the chosen method, bad schedules/clamps).
 retrieve_options make_options(const retrieve_kwargs& kw,
@@ -169,10 +192,11 @@ py::object retrieval_result_object(retrieve_result<double>&& r,
                                    retrieval_method method,
                                    kernel_kind kernel);
 
-/// The retrieval shared by denseam.retrieve and Memory.retrieve; returns a RetrievalResult.
+/// The retrieval of denseam.retrieve (`index`: exec_options::index); returns a RetrievalResult.
 py::object retrieve_call(const input_array& memories,
                          const input_array& queries,
                          const energy_params& params,
-                         const retrieve_kwargs& kw);
+                         const retrieve_kwargs& kw,
+                         index_kind index = index_kind::automatic);
 
 }  // namespace denseam::python

@@ -29,13 +29,16 @@ py::object energy_typed(const input_array& memories,
                         const input_array& queries,
                         const energy_params& params,
                         energy_output what,
-                        int n_threads) {
+                        int n_threads,
+                        index_kind index) {
     const matrix_arg<T> mem = as_matrix<T>(memories);
     const matrix_arg<T> qry = as_matrix<T>(queries);
     return energy_outputs<T>(
         qry.view.rows, qry.view.cols, what, [&](std::span<T> e, matrix_view<T> g) {
             call_without_gil(n_threads, [&](const exec_options& exec) {
-                energy_and_grad(mem.view, qry.view, params, e, g, {}, exec);
+                exec_options ex = exec;
+                ex.index = index;
+                energy_and_grad(mem.view, qry.view, params, e, g, {}, ex);
             });
         });
 }
@@ -46,11 +49,12 @@ py::object energy_call(const input_array& memories,
                        const input_array& queries,
                        const energy_params& params,
                        energy_output what,
-                       int n_threads) {
+                       int n_threads,
+                       index_kind index) {
     validate(params);
     if (use_float32(memories, queries))
-        return energy_typed<float>(memories, queries, params, what, n_threads);
-    return energy_typed<double>(memories, queries, params, what, n_threads);
+        return energy_typed<float>(memories, queries, params, what, n_threads, index);
+    return energy_typed<double>(memories, queries, params, what, n_threads, index);
 }
 
 namespace {
@@ -103,6 +107,12 @@ degree : int
     Exponent of the poly kernel, >= 1.
 n_threads : int
     OpenMP threads, 0 for the default. Results do not depend on it.
+index : str
+    How the memories within a compact kernel's support are found: "auto" (chosen per call
+    from the shapes), "brute" (every memory, the GEMM engine), "kdtree" (low d) or "ball"
+    (high d). Support sets never depend on it; energies summed through an index may differ
+    from the GEMM engine's in the last bits. "kdtree" and "ball" need a compact kernel
+    (not lse or poly: ValueError).
 
 Returns
 -------
@@ -114,7 +124,7 @@ Raises
 ------
 ValueError
     Arrays not 2-D, dimensions that differ, NaN/Inf, no memories, beta <= 0, eps < 0, unknown
-    kernel or q; the message names the shape or value at fault.
+    kernel, q or index; the message names the shape or value at fault.
 KeyboardInterrupt
     Ctrl-C during a long call (checked at tile boundaries, about every 20 ms).
 
@@ -173,11 +183,13 @@ void register_energy(py::module_& m) {
                          double eps,
                          const std::string& q,
                          int degree,
-                         int n_threads) {
+                         int n_threads,
+                         const std::string& index) {
             const energy_params p = make_params(kernel, beta, eps, q, degree);
+            const index_kind ix = parse_index_kind(index);
             const input_array mem = as_input(memories, "memories", "(n_memories, dim)");
             const input_array qry = as_input(queries, "queries", "(n_queries, dim)");
-            return energy_call(mem, qry, p, what, n_threads);
+            return energy_call(mem, qry, p, what, n_threads, ix);
         };
         std::apply(
             [&](const auto&... kwargs) {
@@ -188,7 +200,8 @@ void register_energy(py::module_& m) {
                       py::arg("queries"),
                       py::kw_only(),
                       kwargs...,
-                      py::arg("n_threads") = exec_defaults.n_threads);
+                      py::arg("n_threads") = exec_defaults.n_threads,
+                      index_kwarg_arg());
             },
             energy_kwarg_args());
     };

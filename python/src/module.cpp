@@ -45,4 +45,5 @@ PYBIND11_MODULE(_denseam, m) {
     dp::register_vae(m);
     dp::register_features(m);
     dp::register_clam(m);
+    dp::register_index(m);
 }

@@ -207,12 +207,15 @@ py::object retrieve_typed(const input_array& memories,
                           const input_array& queries,
                           const energy_params& params,
                           const retrieve_options& options,
-                          int n_threads) {
+                          int n_threads,
+                          index_kind index) {
     const matrix_arg<T> mem = as_matrix<T>(memories);
     const matrix_arg<T> qry = as_matrix<T>(queries);
     retrieve_result<T> r;
     call_without_gil(n_threads, [&](const exec_options& exec) {
-        r = retrieve<T>(mem.view, qry.view, params, options, exec);
+        exec_options ex = exec;
+        ex.index = index;
+        r = retrieve<T>(mem.view, qry.view, params, options, ex);
     });
     return to_result_object(std::move(r), qry.view.cols, options.method, params.kernel);
 }
@@ -315,6 +318,10 @@ precision : str or None (default "{precision}")
     reference's float32 arithmetic; about twice as fast).
 n_threads : int
     OpenMP threads, 0 for the default.
+index : str
+    How the memories within a compact kernel's support are found: "auto", "brute",
+    "kdtree" or "ball" (see denseam.energy). Support sets and fixed points never depend on
+    it; energies summed through an index may differ in the last bits.
 
 Returns
 -------
@@ -396,12 +403,13 @@ py::object retrieval_result_object(retrieve_result<double>&& r,
 py::object retrieve_call(const input_array& memories,
                          const input_array& queries,
                          const energy_params& params,
-                         const retrieve_kwargs& kw) {
+                         const retrieve_kwargs& kw,
+                         index_kind index) {
     validate(params);
     const retrieve_options options = make_options(kw, params, queries.cols());
     if (use_float32(memories, queries))
-        return retrieve_typed<float>(memories, queries, params, options, kw.n_threads);
-    return retrieve_typed<double>(memories, queries, params, options, kw.n_threads);
+        return retrieve_typed<float>(memories, queries, params, options, kw.n_threads, index);
+    return retrieve_typed<double>(memories, queries, params, options, kw.n_threads, index);
 }
 
 void register_retrieval(py::module_& m) {
@@ -489,24 +497,26 @@ void register_retrieval(py::module_& m) {
                 return r;
             }));
 
-    auto retrieve_fn = with_retrieve_kwargs<const py::object&,
-                                            const py::object&,
-                                            const std::string&,
-                                            double,
-                                            double,
-                                            const std::string&,
-                                            int>([](const py::object& memories,
-                                                    const py::object& queries,
-                                                    const std::string& kernel,
-                                                    double beta,
-                                                    double eps,
-                                                    const std::string& q,
-                                                    int degree,
-                                                    const retrieve_kwargs& kw) {
+    auto retrieve_fn = with_retrieve_kwargs_and_index<const py::object&,
+                                                      const py::object&,
+                                                      const std::string&,
+                                                      double,
+                                                      double,
+                                                      const std::string&,
+                                                      int>([](const py::object& memories,
+                                                              const py::object& queries,
+                                                              const std::string& kernel,
+                                                              double beta,
+                                                              double eps,
+                                                              const std::string& q,
+                                                              int degree,
+                                                              const retrieve_kwargs& kw,
+                                                              const std::string& index) {
         const energy_params p = make_params(kernel, beta, eps, q, degree);
+        const index_kind ix = parse_index_kind(index);
         const input_array mem = as_input(memories, "memories", "(n_memories, dim)");
         const input_array qry = as_input(queries, "queries", "(n_queries, dim)");
-        return retrieve_call(mem, qry, p, kw);
+        return retrieve_call(mem, qry, p, kw, ix);
     });
     const std::string doc = retrieve_doc();
     std::apply(
@@ -519,7 +529,8 @@ void register_retrieval(py::module_& m) {
                   py::kw_only(),
                   kwargs...);
         },
-        std::tuple_cat(energy_kwarg_args(), retrieve_kwarg_args()));
+        std::tuple_cat(
+            energy_kwarg_args(), retrieve_kwarg_args(), std::make_tuple(index_kwarg_arg())));
 }
 
 }  // namespace denseam::python

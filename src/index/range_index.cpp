@@ -63,7 +63,7 @@ index_kind choose_index(std::int64_t n, std::int64_t dim, std::int64_t n_queries
 
 namespace {
 
-constexpr std::int64_t leaf_size = 24;
+constexpr std::int64_t leaf_size = 16;
 // Relative margin of the ball partition's triangle-inequality bounds (their square roots and
 // sums round; 1e-9 is far above that error and far below any useful pruning distance).
 constexpr double ball_margin = 1e-9;
