@@ -111,6 +111,24 @@ void check_energy_range(matrix_view<const T> memories,
         "give the same beta |x - xi|^2)" + (sizeof(T) == 4 ? " or compute in float64" : ""));
 }
 
+void check_energy_outputs(std::int64_t n_queries,
+                          std::int64_t dim,
+                          std::size_t n_energy,
+                          std::int64_t grad_rows,
+                          std::int64_t grad_cols,
+                          std::size_t n_status) {
+    const auto n = static_cast<std::size_t>(n_queries);
+    if (n_energy != n)
+        throw invalid_argument("energy output has " + std::to_string(n_energy) +
+                               " entries, expected n_queries = " + std::to_string(n));
+    if (grad_rows >= 0 && (grad_rows != n_queries || grad_cols != dim))
+        throw invalid_argument("gradient output has shape " + shape_str(grad_rows, grad_cols) +
+                               ", expected " + shape_str(n_queries, dim));
+    if (n_status != 0 && n_status != n)
+        throw invalid_argument("status output has " + std::to_string(n_status) +
+                               " entries, expected " + std::to_string(n));
+}
+
 template double max_abs(matrix_view<const float>);
 template double max_abs(matrix_view<const double>);
 template void check_finite(matrix_view<const float>, const char*);

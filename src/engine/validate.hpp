@@ -2,6 +2,9 @@
 // Input checks shared by the library's entry points (and the CLI's loaders).
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+
 #include "denseam/kernels.hpp"
 #include "denseam/matrix_view.hpp"
 
@@ -31,5 +34,15 @@ template <class T>
 void check_energy_range(matrix_view<const T> memories,
                         double max_abs_coordinate,
                         const energy_params& params);
+
+/// Throws denseam::invalid_argument unless the outputs of an energy call for n_queries queries
+/// of dimension dim fit: n_energy == n_queries, a gradient of (n_queries, dim) or none
+/// (grad_rows = grad_cols = -1), n_status == n_queries or 0.
+void check_energy_outputs(std::int64_t n_queries,
+                          std::int64_t dim,
+                          std::size_t n_energy,
+                          std::int64_t grad_rows,
+                          std::int64_t grad_cols,
+                          std::size_t n_status);
 
 }  // namespace denseam::detail

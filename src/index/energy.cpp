@@ -144,10 +144,6 @@ template std::unique_ptr<range_index<double>> index_for_call(matrix_view<const d
 
 namespace {
 
-std::string shape_str(std::int64_t r, std::int64_t c) {
-    return "(" + std::to_string(r) + ", " + std::to_string(c) + ")";
-}
-
 template <class T>
 void energy_and_grad_impl(matrix_view<const T> memories,
                           matrix_view<const T> queries,
@@ -159,16 +155,12 @@ void energy_and_grad_impl(matrix_view<const T> memories,
     validate(params);
     const double coord_max = detail::check_memories_queries(memories, queries);
     detail::check_energy_range(memories, coord_max, params);
-    const auto n = static_cast<std::size_t>(queries.rows);
-    if (energy.size() != n)
-        throw invalid_argument("energy output has " + std::to_string(energy.size()) +
-                               " entries, expected n_queries = " + std::to_string(n));
-    if (!grad.empty() && (grad.rows != queries.rows || grad.cols != queries.cols))
-        throw invalid_argument("gradient output has shape " + shape_str(grad.rows, grad.cols) +
-                               ", expected " + shape_str(queries.rows, queries.cols));
-    if (!status.empty() && status.size() != n)
-        throw invalid_argument("status output has " + std::to_string(status.size()) +
-                               " entries, expected " + std::to_string(n));
+    detail::check_energy_outputs(queries.rows,
+                                 queries.cols,
+                                 energy.size(),
+                                 grad.empty() ? -1 : grad.rows,
+                                 grad.empty() ? -1 : grad.cols,
+                                 status.size());
     if (exec.index != index_kind::automatic && exec.index != index_kind::brute &&
         !has_compact_support(params.kernel))
         throw invalid_argument("index '" + std::string(to_string(exec.index)) +

@@ -54,6 +54,21 @@ exec_options without_interrupt(const exec_options& exec) {
     return e;
 }
 
+// A float computation into double outputs: compute(e, g) fills float energies (and gradients
+// when `grad` is not empty), which are then widened (exactly) into `energy` and `grad`.
+template <class Compute>
+void widened(std::span<double> energy, matrix_view<double> grad, Compute&& compute) {
+    const auto n = static_cast<std::int64_t>(energy.size());
+    const std::int64_t dim = grad.empty() ? 0 : grad.cols;
+    std::vector<float> e(energy.size()), g(static_cast<std::size_t>(n * dim));
+    compute(std::span<float>(e),
+            grad.empty() ? matrix_view<float>{} : matrix_view<float>(g.data(), n, dim));
+    std::copy(e.begin(), e.end(), energy.begin());
+    for (std::int64_t i = 0; i < n && dim > 0; ++i)
+        for (std::int64_t j = 0; j < dim; ++j)
+            grad(i, j) = g[static_cast<std::size_t>(i * dim + j)];
+}
+
 std::string shape_str(std::int64_t r, std::int64_t c) {
     return "(" + std::to_string(r) + ", " + std::to_string(c) + ")";
 }
@@ -380,16 +395,12 @@ void memory_store::energy_and_grad(matrix_view<const double> queries,
                                " but the store has dimension " + std::to_string(s.dim));
     if (queries.rows < 0 || (queries.rows > 0 && (queries.data == nullptr || queries.ld < s.dim)))
         throw invalid_argument("queries: invalid view (null data or row stride < cols)");
-    const auto n = static_cast<std::size_t>(queries.rows);
-    if (energy.size() != n)
-        throw invalid_argument("energy output has " + std::to_string(energy.size()) +
-                               " entries, expected n_queries = " + std::to_string(n));
-    if (!grad.empty() && (grad.rows != queries.rows || grad.cols != queries.cols))
-        throw invalid_argument("gradient output has shape " + shape_str(grad.rows, grad.cols) +
-                               ", expected " + shape_str(queries.rows, queries.cols));
-    if (!status.empty() && status.size() != n)
-        throw invalid_argument("status output has " + std::to_string(status.size()) +
-                               " entries, expected " + std::to_string(n));
+    detail::check_energy_outputs(queries.rows,
+                                 queries.cols,
+                                 energy.size(),
+                                 grad.empty() ? -1 : grad.rows,
+                                 grad.empty() ? -1 : grad.cols,
+                                 status.size());
     detail::check_finite(queries, "queries");
     s.visit([&](const auto& ix) {
         using T = std::remove_cvref_t<decltype(*ix.row(0))>;
@@ -401,22 +412,10 @@ void memory_store::energy_and_grad(matrix_view<const double> queries,
                 denseam::energy_and_grad(mem, queries, s.params, energy, grad, status, ex);
             } else {
                 const std::vector<float> q = narrowed<float>(queries);
-                std::vector<float> e(n), g(grad.empty() ? 0 : n * static_cast<std::size_t>(s.dim));
                 const matrix_view<const float> qv(q.data(), queries.rows, s.dim);
-                denseam::energy_and_grad(mem,
-                                         qv,
-                                         s.params,
-                                         std::span<float>(e),
-                                         grad.empty()
-                                             ? matrix_view<float>{}
-                                             : matrix_view<float>(g.data(), queries.rows, s.dim),
-                                         status,
-                                         ex);
-                for (std::size_t i = 0; i < n; ++i) energy[i] = e[i];
-                if (!grad.empty())
-                    for (std::int64_t i = 0; i < queries.rows; ++i)
-                        for (std::int64_t j = 0; j < s.dim; ++j)
-                            grad(i, j) = g[static_cast<std::size_t>(i * s.dim + j)];
+                widened(energy, grad, [&](std::span<float> e, matrix_view<float> g) {
+                    denseam::energy_and_grad(mem, qv, s.params, e, g, status, ex);
+                });
             }
             return;
         }
@@ -439,21 +438,9 @@ void memory_store::energy_and_grad(matrix_view<const double> queries,
         if constexpr (std::is_same_v<T, double>) {
             detail::energy_with_index(ix, qv, s.params, energy, grad, status, exec);
         } else {
-            std::vector<float> e(n), g(grad.empty() ? 0 : n * static_cast<std::size_t>(s.dim));
-            detail::energy_with_index(ix,
-                                      qv,
-                                      s.params,
-                                      std::span<float>(e),
-                                      grad.empty()
-                                          ? matrix_view<float>{}
-                                          : matrix_view<float>(g.data(), queries.rows, s.dim),
-                                      status,
-                                      exec);
-            for (std::size_t i = 0; i < n; ++i) energy[i] = e[i];
-            if (!grad.empty())
-                for (std::int64_t i = 0; i < queries.rows; ++i)
-                    for (std::int64_t j = 0; j < s.dim; ++j)
-                        grad(i, j) = g[static_cast<std::size_t>(i * s.dim + j)];
+            widened(energy, grad, [&](std::span<float> e, matrix_view<float> g) {
+                detail::energy_with_index(ix, qv, s.params, e, g, status, exec);
+            });
         }
     });
 }
