@@ -53,12 +53,10 @@ index_kind parse_index_kind(std::string_view name) {
 namespace denseam::detail {
 
 index_kind choose_index(std::int64_t n, std::int64_t dim, std::int64_t n_queries) {
-    if (n < 1024 || n_queries < 4) return index_kind::brute;
-    if (dim <= 16) return index_kind::kdtree;
-    // The ball partition costs about 3 passes of n x sqrt(n) x d to build; it pays once the
-    // queries outnumber a few times sqrt(n).
-    const double k = std::sqrt(static_cast<double>(n));
-    return static_cast<double>(n_queries) >= 4.0 * k ? index_kind::ball : index_kind::brute;
+    // Measured (bench/bench_index): the k-d tree beats the scan up to d ~ 8 and loses from
+    // d = 16; the ball partition never beat the scan on the uniform sets measured (d 8..64).
+    if (n < 1024 || n_queries < 4 || dim > 12) return index_kind::brute;
+    return index_kind::kdtree;
 }
 
 namespace {

@@ -18,8 +18,8 @@
 namespace denseam::detail {
 
 /// The kind `automatic` resolves to for n rows of dimension dim searched by about n_queries
-/// queries: brute below 1024 rows or 4 queries, kdtree for dim <= 16, else ball once the
-/// queries outnumber 4 sqrt(n) (its build costs about 3 passes of n x sqrt(n) x dim), else brute.
+/// queries: kdtree for dim <= 12 with at least 1024 rows and 4 queries, else brute (measured
+/// crossover: bench/bench_index, docs/index.md; `ball` is only used when asked for).
 index_kind choose_index(std::int64_t n, std::int64_t dim, std::int64_t n_queries);
 
 /// Rows are addressed by position 0..size()-1 (the order they were given and appended in).
@@ -101,10 +101,11 @@ inline double support_search_r2(double beta) {
 }
 
 /// The index a call with n_queries queries against `memories` uses, or null for the scan /
-/// GEMM engine: exec.index when it names a kind (brute: null), else choose_index(), and then,
-/// for the automatic choice, a probe of up to 16 of the `probe` states (the call's queries):
-/// when they examine more than an eighth of the memories the scan is used instead. Null for a
-/// kernel without compact support.
+/// GEMM engine: exec.index when it names a kind (brute: null); for `automatic` a k-d tree when
+/// d <= 12, M >= 1024 and n_queries >= 4, kept only if a probe of up to 16 of the `probe` states
+/// (the call's queries) examines at most 1/32 (float) or 1/16 (double) of the memories per
+/// query; else null. Null for a kernel without compact support. (Measured crossover:
+/// bench/bench_index, docs/index.md.)
 template <class T>
 std::unique_ptr<range_index<T>> index_for_call(matrix_view<const T> memories,
                                                const energy_params& params,

@@ -32,8 +32,11 @@ constexpr double edge_slack = 1e-9;
 
 std::unique_ptr<detail::range_index<double>> pattern_index(const pattern_set& ps,
                                                            const exec_options& exec) {
-    const index_kind kind =
-        exec.index == index_kind::automatic ? detail::choose_index(ps.n, ps.dim, ps.n) : exec.index;
+    // Automatic: the k-d tree up to d = 16 (its range searches of radius 2R and the basin
+    // radii's nearest/farthest searches beat the O(n^2 d) pairs there: bench/bench_index).
+    const index_kind kind = exec.index != index_kind::automatic ? exec.index
+                            : ps.n >= 1024 && ps.dim <= 16      ? index_kind::kdtree
+                                                                : index_kind::brute;
     if (kind == index_kind::brute) return nullptr;
     return std::make_unique<detail::range_index<double>>(
         matrix_view<const double>(ps.x.data(), ps.n, ps.dim), kind, exec);

@@ -102,7 +102,8 @@ std::vector<std::vector<std::int32_t>> interaction_graph(
     const detail::range_index<double>* index = nullptr);
 
 /// The range index over the distinct patterns that the enumeration uses for the interaction
-/// graph and the basin radii: exec.index, or for `automatic` detail::choose_index(n, dim, n);
+/// graph and the basin radii: exec.index, or for `automatic` a k-d tree for n >= 1024 and
+/// dim <= 16;
 /// null for brute.
 std::unique_ptr<detail::range_index<double>> pattern_index(const pattern_set& ps,
                                                            const exec_options& exec);

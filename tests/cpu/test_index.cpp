@@ -1369,9 +1369,9 @@ TEST(IndexChoice, DocumentedRules) {
     using detail::choose_index;
     EXPECT_EQ(choose_index(1023, 3, 1000), index_kind::brute);  // few rows
     EXPECT_EQ(choose_index(100000, 3, 3), index_kind::brute);   // few queries
-    EXPECT_EQ(choose_index(100000, 16, 4), index_kind::kdtree);
-    EXPECT_EQ(choose_index(100000, 17, 1265), index_kind::ball);  // 4 sqrt(1e5) = 1264.9
-    EXPECT_EQ(choose_index(100000, 17, 1264), index_kind::brute);
+    EXPECT_EQ(choose_index(100000, 12, 4), index_kind::kdtree);
+    EXPECT_EQ(choose_index(100000, 13, 4), index_kind::brute);       // the tree loses from d ~ 16
+    EXPECT_EQ(choose_index(100000, 64, 100000), index_kind::brute);  // ball only on request
     const std::vector<double> mem = oracle::uniform(3 * 2000, 111),
                               q = oracle::uniform(3 * 64, 112);
     exec_options ex = serial();
