@@ -12,7 +12,8 @@
 //     is part of every call; timed once when it is over 3x the scan, and not run at larger k
 //     of the same d once it is over 4x) and automatic (what a user gets; its choice, read from
 //     the library's own decision, is printed). Also: the index's build alone, and on the first
-//     256 queries the mean support size and the accuracy of both paths against a naive double
+//     256 queries the memories the index examines per query (what the automatic choice
+//     probes), the mean support size and the accuracy of both paths against a naive double
 //     oracle: the largest |beta E - beta E_oracle| = |log Z - log Z_oracle| (statuses of all
 //     three calls must agree).
 // (b) Exact minima enumeration (find_lsr_minima, clique strategy) of M uniform patterns in
@@ -29,6 +30,11 @@
 //                    [--threads T] [--dims 2,4,...] [--reach 10,100,...] [--grad]
 //                    [--minima-memories M] [--minima-dims 4,8] [--betas4 b,b,...]
 //                    [--betas8 b,b,...] [--brute-minima N] [--case-seconds s]
+// Defaults: (a) M = 100,000, B = 4,096, d in {2, 4, 8, 16, 32, 64}, k in {10, 100, 1000,
+// 10000}, 3 rounds (about 3 minutes on 2 cores); (b) M = 100,000, d = 4 at beta {20000, 2000,
+// 1000} (about 1e5, 1e6 and 5e7 candidates) and d = 8 at beta {300, 100, 80} (about 1e5, 1e6
+// and 5e6), about 5 minutes. --quick: (a) M = 20,000, B = 1,024, d in {2, 8, 32}, k in {10,
+// 1000}, 1 round; (b) M = 20,000, d = 4, beta {4000, 400} (seconds; a smoke run).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -136,9 +142,9 @@ void crossover(const options& o) {
         o.reps,
         o.case_seconds);
     std::printf(
-        "| d | k | beta | mean support | rounds | brute (GEMM) | index | build | brute / index | "
-        "auto picks | auto | brute / auto | log Z error brute / index |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+        "| d | k | beta | mean support | rounds | brute (GEMM) | index | build | examined / query "
+        "(of M) | brute / index | auto picks | auto | brute / auto | log Z error brute / index "
+        "|\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     std::fflush(stdout);
     for (const std::int64_t d : o.dims) {
         const auto mem = uniform<float>(M * d, 1000 + static_cast<std::uint64_t>(d));
@@ -174,11 +180,22 @@ void crossover(const options& o) {
                 denseam::energy_and_grad(xi, x, prm, std::span<float>(e), gv, st, ex);
                 return now() - t0;
             };
-            double t_build = std::nan("");
+            // The build alone, and the memories the index examines per query (the statistic
+            // the automatic choice probes), over the first 256 queries.
+            double t_build = std::nan(""), examined = std::nan("");
             if (run_index) {
                 const double t0 = now();
                 const denseam::detail::range_index<float> built(xi, indexed.index, indexed);
                 t_build = now() - t0;
+                const std::int64_t ne = std::min<std::int64_t>(B, 256);
+                std::vector<double> xq(static_cast<std::size_t>(d));
+                std::vector<std::int64_t> pos;
+                for (std::int64_t q = 0; q < ne; ++q) {
+                    for (std::int64_t j = 0; j < d; ++j) xq[static_cast<std::size_t>(j)] = x(q, j);
+                    pos.clear();
+                    built.within(xq.data(), 2.0 / prm.beta, pos, nullptr);
+                }
+                examined = static_cast<double>(built.rows_examined()) / static_cast<double>(ne);
             }
             // Rounds stop after --case-seconds (the slow high-d cases get fewer); an index
             // several times slower than the scan is timed once.
@@ -218,7 +235,7 @@ void crossover(const options& o) {
                 if (run_index) err_i = std::max(err_i, prm.beta * std::abs(double(e_i[qi]) - e));
             }
             const double mb = median_of(t_b), mi = median_of(t_i), ma = median_of(t_a);
-            char index_cell[96], build_cell[32], ratio_cell[32], err_cell[48];
+            char index_cell[96], build_cell[64], ratio_cell[32], err_cell[48];
             if (run_index) {
                 std::snprintf(index_cell,
                               sizeof index_cell,
@@ -226,7 +243,12 @@ void crossover(const options& o) {
                               mi,
                               name_of(indexed.index).c_str(),
                               t_i.size() < t_b.size() ? ", 1 run" : "");
-                std::snprintf(build_cell, sizeof build_cell, "%.4f", t_build);
+                std::snprintf(build_cell,
+                              sizeof build_cell,
+                              "%.4f | %.0f (%.1f %%)",
+                              t_build,
+                              examined,
+                              100.0 * examined / static_cast<double>(M));
                 std::snprintf(ratio_cell, sizeof ratio_cell, "**%.2f**", mb / mi);
                 std::snprintf(err_cell, sizeof err_cell, "%.1e / %.1e", err_b, err_i);
                 if (mi > 4.0 * mb) hopeless_from = k;
@@ -236,7 +258,8 @@ void crossover(const options& o) {
                               "not run (%s > 4x brute at k = %lld)",
                               name_of(indexed.index).c_str(),
                               static_cast<long long>(hopeless_from));
-                build_cell[0] = ratio_cell[0] = '\0';
+                std::snprintf(build_cell, sizeof build_cell, " | ");
+                ratio_cell[0] = '\0';
                 std::snprintf(err_cell, sizeof err_cell, "%.1e / -", err_b);
             }
             std::printf(
