@@ -99,7 +99,7 @@ exec_options make_exec(int threads);
 /// The help of `--index` (exec_options::index) on the commands that take it.
 inline constexpr const char* index_flag_help =
     "Range index for compact kernels: auto, brute, kdtree or ball (same support sets and fixed "
-    "points; energies may differ in the last bits)";
+    "points; energies may differ in rounding)";
 /// The index_kind of `--index VALUE`; invalid_argument naming the flag and the choices.
 index_kind parse_index_flag(const std::string& value);
 

@@ -12,7 +12,7 @@ enum class index_kind : std::uint8_t { automatic = 0, brute = 1, kdtree = 2, bal
 
 /// How a call runs. None of these options changes a result: results are bitwise identical for
 /// every thread count (the work is split by shape only, and partial sums are combined in a fixed
-/// order). The one exception is `index`, which may change the last bits of an energy (never a
+/// order). The one exception is `index`, which may change the rounding of an energy (never a
 /// support set, fixed point or minimum).
 ///
 /// Thread safety: every function of the library may be called from several threads at once on
@@ -28,8 +28,10 @@ struct exec_options {
     std::function<bool()> interrupt;
     /// How the memories within a compact kernel's support are found (include/denseam/index.hpp):
     /// automatic, brute, kdtree or ball. It never changes a support set, a fixed point or a
-    /// minimum; energies summed through an index may differ from the GEMM engine's in the last
-    /// bits (the only option here that can change bits of a result).
+    /// minimum; energies summed through an index (in double) may differ from the GEMM engine's:
+    /// in the last bits in double, by up to a few 1e-3 in log Z for float at very large beta, where
+    /// the engine's float tiles lose accuracy and the index does not (the only option here that
+    /// can change bits of a result).
     index_kind index = index_kind::automatic;
 };
 

@@ -23,7 +23,8 @@ namespace denseam {
 ///              blocks (high d)
 /// The choice never changes a support set, a fixed point or a minimum (every decision is made
 /// by the same double-precision distance); energies computed through an index are sums in
-/// double and may differ from the GEMM engine's in the last bits.
+/// double and may differ from the GEMM engine's in rounding (for float at very large beta the
+/// index is the more accurate: bench/README.md).
 
 std::string_view to_string(index_kind k) noexcept;  ///< "auto", "brute", "kdtree", "ball"
 /// Parses "auto", "brute", "kdtree", "ball"; throws denseam::invalid_argument naming the choices.

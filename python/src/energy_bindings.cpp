@@ -111,7 +111,7 @@ index : str
     How the memories within a compact kernel's support are found: "auto" (chosen per call
     from the shapes), "brute" (every memory, the GEMM engine), "kdtree" (low d) or "ball"
     (high d). Support sets never depend on it; energies summed through an index may differ
-    from the GEMM engine's in the last bits. "kdtree" and "ball" need a compact kernel
+    from the GEMM engine's in rounding. "kdtree" and "ball" need a compact kernel
     (not lse or poly: ValueError).
 
 Returns

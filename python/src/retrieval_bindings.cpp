@@ -321,7 +321,7 @@ n_threads : int
 index : str
     How the memories within a compact kernel's support are found: "auto", "brute",
     "kdtree" or "ball" (see denseam.energy). Support sets and fixed points never depend on
-    it; energies summed through an index may differ in the last bits.
+    it; energies summed through an index may differ in rounding.
 
 Returns
 -------

@@ -63,7 +63,7 @@ class range_index {
                 std::vector<double>* d2) const;
 
     /// Range search of a batch (xs: nq x dim doubles, row-major): CSR results like within();
-    /// boundary[i] set for query i. The batch path of the ball index runs GEMM blocks.
+    /// boundary[i] set for query i (queries in parallel blocks, each one within() call).
     void within_batch(const double* xs,
                       std::int64_t nq,
                       double r2,
