@@ -20,6 +20,7 @@
 #include "engine/distance.hpp"
 #include "engine/gemm.hpp"
 #include "engine/parallel.hpp"
+#include "engine/sums.hpp"
 #include "kernels/policies.hpp"
 
 namespace denseam::detail {
@@ -58,7 +59,8 @@ void energy_tiles(matrix_view<const T> mem,
                   std::span<T> out_e,
                   matrix_view<T> out_g,
                   std::span<energy_status> out_st,
-                  const exec_options& exec_in) {
+                  const exec_options& exec_in,
+                  const query_sums_out* sums_out = nullptr) {
     // Small calls run on one thread: waking a second one costs more than the work (and on a busy
     // machine it can cost milliseconds). Safe because results never depend on the thread count.
     validate(exec_in);
@@ -68,11 +70,10 @@ void energy_tiles(matrix_view<const T> mem,
     constexpr std::int64_t MT = tile_sizes::memory_tile;
     constexpr std::int64_t MC = tile_sizes::memory_chunk;
     const std::int64_t n_mem = mem.rows, dim = mem.cols, n_q = qry.rows;
-    const bool want_grad = !out_g.empty();
+    const bool want_grad = sums_out != nullptr ? sums_out->g != nullptr : !out_g.empty();
     const double beta = prm.beta;
     const T half_beta = static_cast<T>(0.5 * beta);
     const int degree = prm.degree;
-    const bool log_q = resolved_q(prm) == q_kind::log;
     // Pairs whose GEMM-derived q lies within this relative band of the support boundary are
     // recomputed exactly in double (cancellation in ||x||^2 - 2 x.xi + ||xi||^2).
     const double band = 64.0 * std::numeric_limits<T>::epsilon() * 0.5 * beta;
@@ -243,48 +244,45 @@ void energy_tiles(matrix_view<const T> mem,
             }
         });
 
-        // Merge the chunks of each query block in chunk order, then finish each query.
+        // Merge the chunks of each query block in chunk order, then finish each query (or hand
+        // its sums to the caller).
         parallel_for(n_qb, exec, [&](std::int64_t qb) {
             const std::int64_t r0 = b0 + qb * QB;
             const std::int64_t nr = std::min(QB, b0 + nb - r0);
             std::vector<double> gsum(want_grad ? static_cast<std::size_t>(dim) : 0);
             for (std::int64_t i = 0; i < nr; ++i) {
                 const std::size_t si = static_cast<std::size_t>(i);
-                double shift = P::exp_type ? std::numeric_limits<double>::infinity() : 0.0;
-                for (std::int64_t c = 0; c < n_mc; ++c)
-                    shift =
-                        std::min(shift, parts[static_cast<std::size_t>(qb * n_mc + c)].shift[si]);
-                double z = 0.0, sw = 0.0;
-                std::fill(gsum.begin(), gsum.end(), 0.0);
-                for (std::int64_t c = 0; c < n_mc; ++c) {
-                    const std::int64_t item = qb * n_mc + c;
-                    const partial_rows& part = parts[static_cast<std::size_t>(item)];
-                    double f = 1.0;
-                    if constexpr (P::exp_type)
-                        f = std::isinf(part.shift[si]) ? 0.0 : std::exp(shift - part.shift[si]);
-                    z += f * part.z[si];
-                    sw += f * part.sw[si];
-                    if (want_grad && f != 0.0) {
-                        const T* gp = grad_parts.data() + (item * QB + i) * dim;
-                        for (std::int64_t k = 0; k < dim; ++k)
-                            gsum[static_cast<std::size_t>(k)] += f * gp[k];
-                    }
-                }
                 const std::int64_t r = r0 + i;
-                const bool empty = z == 0.0;
-                const auto [energy, scale] = assemble_row(shift, z, beta, prm.eps, log_q);
-                out_e[static_cast<std::size_t>(r)] = static_cast<T>(energy);
-                if (!out_st.empty())
-                    out_st[static_cast<std::size_t>(r)] =
-                        !P::exp_type && empty ? energy_status::unsupported : energy_status::ok;
-                if (want_grad) {
-                    const T* x = qry.row(r);
-                    T* gr = out_g.row(r);
-                    for (std::int64_t k = 0; k < dim; ++k) {
-                        const double self = P::distance ? sw * static_cast<double>(x[k]) : 0.0;
-                        gr[k] = static_cast<T>(scale * (self - gsum[static_cast<std::size_t>(k)]));
-                    }
+                double* gs = sums_out != nullptr && want_grad ? sums_out->g + r * dim : gsum.data();
+                const query_sums s = merge_sums(
+                    P::exp_type,
+                    n_mc,
+                    [&](std::int64_t c) {
+                        const std::int64_t item = qb * n_mc + c;
+                        const partial_rows& part = parts[static_cast<std::size_t>(item)];
+                        return sums_part<T>{
+                            part.shift[si],
+                            part.z[si],
+                            part.sw[si],
+                            want_grad ? grad_parts.data() + (item * QB + i) * dim : nullptr};
+                    },
+                    std::span<double>(gs, want_grad ? static_cast<std::size_t>(dim) : 0));
+                if (sums_out != nullptr) {
+                    sums_out->shift[static_cast<std::size_t>(r)] = s.shift;
+                    sums_out->z[static_cast<std::size_t>(r)] = s.z;
+                    sums_out->sw[static_cast<std::size_t>(r)] = s.sw;
+                    continue;
                 }
+                finish_query<T>(P::exp_type,
+                                P::distance,
+                                s,
+                                gsum.data(),
+                                qry.row(r),
+                                dim,
+                                prm,
+                                out_e[static_cast<std::size_t>(r)],
+                                want_grad ? out_g.row(r) : nullptr,
+                                out_st.empty() ? nullptr : &out_st[static_cast<std::size_t>(r)]);
             }
         });
     }
@@ -301,6 +299,21 @@ void energy_unchecked(matrix_view<const T> memories,
                       const exec_options& exec) {
     with_kernel(params.kernel, [&](auto policy) {
         energy_tiles<decltype(policy), T>(memories, queries, params, energy, grad, status, exec);
+    });
+}
+
+/// The engine's per-query sums over `memories` instead of energies (src/engine/sums.hpp): what a
+/// shard of a memory set contributes, to be merged with merge_sums and finished with
+/// finish_query. `out.g` null skips the gradient sums. No validation (callers have validated).
+template <class T>
+void energy_sums(matrix_view<const T> memories,
+                 matrix_view<const T> queries,
+                 const energy_params& params,
+                 const query_sums_out& out,
+                 const exec_options& exec) {
+    with_kernel(params.kernel, [&](auto policy) {
+        energy_tiles<decltype(policy), T>(
+            memories, queries, params, {}, matrix_view<T>{}, {}, exec, &out);
     });
 }
 
