@@ -22,7 +22,9 @@ namespace denseam::detail {
 /// statuses of the states xs (na x dim) at step t. A query stops with out_of_support when its
 /// status is unsupported and `unsupported_stops`; non_finite on a non-finite gradient, energy or
 /// state; converged once max |grad| < tol (tol > 0). Writes res.states, res.status (those still
-/// descending at the end keep max_steps) and res.steps; not res.energy.
+/// descending at the end keep max_steps) and res.steps; not res.energy. `first_query`: the
+/// number of the first row of res among all the queries of the call (a batch's offset), which
+/// seeds the noise, so that the noise of a query does not depend on the batching.
 template <class T, class Evaluate>
 void descent_loop(const retrieve_options& opt,
                   const std::vector<char>& clamped,
@@ -30,7 +32,8 @@ void descent_loop(const retrieve_options& opt,
                   std::vector<std::int64_t> active,
                   std::int64_t dim,
                   retrieve_result<T>& res,
-                  Evaluate&& evaluate) {
+                  Evaluate&& evaluate,
+                  std::int64_t first_query = 0) {
     std::vector<T> xs, grad, e;
     std::vector<energy_status> st;
     for (std::int64_t t = 0; t < opt.max_steps && !active.empty(); ++t) {
@@ -86,7 +89,7 @@ void descent_loop(const retrieve_options& opt,
                 double step = g[k];
                 if (sigma != 0.0)
                     step += sigma * counter_normal(opt.seed,
-                                                   static_cast<std::uint64_t>(i),
+                                                   static_cast<std::uint64_t>(first_query + i),
                                                    static_cast<std::uint64_t>(t),
                                                    static_cast<std::uint64_t>(k));
                 x[k] = static_cast<T>(x[k] - alpha * step);

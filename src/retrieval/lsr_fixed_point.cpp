@@ -11,68 +11,12 @@
 #include "engine/gemm.hpp"
 #include "engine/parallel.hpp"
 #include "kernels/policies.hpp"
+#include "retrieval/lsr_sets.hpp"
 #include "retrieval/methods.hpp"
 
 namespace denseam::detail {
 
 namespace {
-
-// The strict LSR active set of x, S = {mu : (beta/2) ||x - xi_mu||^2 < 1} decided in double
-// (the energy's rule), into `set`; returns Z = eps + sum_S (1 - q). `boundary` tells whether a
-// memory lies exactly on the boundary (q == 1): outside S, and the reason a fixed point
-// x = mean(S) can fail to be a minimum (lsr_fixed_point).
-template <class T>
-double lsr_active_set(matrix_view<const T> mem,
-                      const double* x,
-                      double half_beta,
-                      double eps,
-                      std::vector<std::int64_t>& set,
-                      bool& boundary) {
-    set.clear();
-    boundary = false;
-    double z = eps;
-    for (std::int64_t m = 0; m < mem.rows; ++m) {
-        const double q = half_beta * sq_dist(x, mem.row(m), mem.cols);
-        if (q < 1.0) {
-            set.push_back(m);
-            z += 1.0 - q;
-        } else if (q == 1.0) {
-            boundary = true;
-        }
-    }
-    return z;
-}
-
-/// lsr_active_set() through a range index: the same set, boundary flag and Z bit for bit (the
-/// index reports sq_dist(x, row) of every row within a radius just beyond the support, in
-/// position order, and the rule q < 1 is applied here as there).
-template <class T>
-double lsr_active_set_indexed(const range_index<T>& index,
-                              const double* x,
-                              double half_beta,
-                              double eps,
-                              double search_r2,
-                              std::vector<std::int64_t>& set,
-                              std::vector<double>& d2,
-                              bool& boundary) {
-    set.clear();
-    d2.clear();
-    boundary = false;
-    index.within(x, search_r2, set, &d2);
-    double z = eps;
-    std::size_t kept = 0;
-    for (std::size_t a = 0; a < set.size(); ++a) {
-        const double q = half_beta * d2[a];
-        if (q < 1.0) {
-            set[kept++] = set[a];
-            z += 1.0 - q;
-        } else if (q == 1.0) {
-            boundary = true;
-        }
-    }
-    set.resize(kept);
-    return z;
-}
 
 /// The strict active sets of a batch of states against a large memory set: squared distances
 /// from a double GEMM (||x||^2 + ||xi||^2 - 2 x.xi) decide every pair farther than a rounding
