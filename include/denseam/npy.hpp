@@ -46,6 +46,22 @@ npy_array parse_npy(std::span<const std::byte> bytes, std::string_view name);
 /// Thread-safe.
 npy_array read_npy(const std::string& path);
 
+/// Rows [begin, end) of a 2-D .npy file, for a process that holds a share of a large memory set
+/// (src/dist): from a regular file in C order only the header and those rows' bytes are read (one
+/// positioned read); a Fortran-order file, pipe or device is read whole and the rows kept. The
+/// array has shape (end - begin, cols) and read_npy's element conversion.
+/// @throws denseam::invalid_argument naming the path: every read_npy error, a file that is not
+///         2-D, or 0 <= begin <= end <= rows violated (the message gives the file's rows).
+npy_array read_npy_rows(const std::string& path, std::int64_t begin, std::int64_t end);
+
+/// The shape of a .npy file and whether read_npy gives float32, from its header alone (a regular
+/// file; anything else is read whole). Errors as read_npy's.
+struct npy_shape {
+    std::vector<std::int64_t> shape;
+    bool is_float32 = false;
+};
+npy_shape read_npy_shape(const std::string& path);
+
 /// Write a C-order little-endian .npy (version 1.0) file of `shape`. The file is written to a
 /// temporary name in the same directory, flushed and renamed, so no partial file is ever left
 /// behind; only a regular file (or the regular file a symbolic link names) is replaced.

@@ -23,6 +23,8 @@
 #include <cstring>
 #include <iterator>
 #include <limits>
+#include <optional>
+#include <string>
 #include <system_error>
 #include <utility>
 
@@ -811,14 +813,12 @@ npy_array parse_npy(std::span<const std::byte> bytes, std::string_view name) {
     return decode(h, bytes.data() + h.data_offset);
 }
 
-npy_array read_npy(const std::string& path) {
-    const detail::input_file in = detail::open_input(path);
-    const fd_guard& f = in.file;
-    if (!in.regular) return read_npy_stream(f.fd, path);
+namespace {
 
-    // Regular file: read the header, check the sizes against the file size, then read the data;
-    // native float32/float64 in C order go straight into place (no second copy of a large array).
-    const std::uint64_t file_size = in.size;
+// A regular file's header, checked against the file size (the data itself is not read yet).
+npy_header read_regular_header(const fd_guard& f,
+                               std::uint64_t file_size,
+                               const std::string& path) {
     std::vector<std::byte> head(static_cast<std::size_t>(std::min<std::uint64_t>(file_size, 12)));
     std::uint64_t r = read_some(f.fd, head.data(), head.size(), 0, path);
     head.resize(static_cast<std::size_t>(r));
@@ -834,17 +834,35 @@ npy_array read_npy(const std::string& path) {
         fail(path, "malformed header: the file ends inside the header");
     const npy_header h = parse_header(head, path);
     check_data_size(h, file_size - h.data_offset, path);
-    check_fits_in_memory(h, path);
+    return h;
+}
 
-    auto read_data = [&](std::byte* dst) {
-        const std::uint64_t got =
-            read_some(f.fd, dst, h.nbytes, static_cast<std::int64_t>(h.data_offset), path);
-        if (got != h.nbytes) {
-            fail(path,
-                 "data is truncated: expected " + std::to_string(h.nbytes) + " bytes, found " +
-                     std::to_string(got) + " (the file shrank while being read)");
-        }
-    };
+// `nbytes` bytes at `offset` of the data into dst.
+void read_exactly(const fd_guard& f,
+                  std::byte* dst,
+                  std::uint64_t nbytes,
+                  std::uint64_t offset,
+                  const std::string& path) {
+    const std::uint64_t got = read_some(f.fd, dst, nbytes, static_cast<std::int64_t>(offset), path);
+    if (got != nbytes) {
+        fail(path,
+             "data is truncated: expected " + std::to_string(nbytes) + " bytes, found " +
+                 std::to_string(got) + " (the file shrank while being read)");
+    }
+}
+
+}  // namespace
+
+npy_array read_npy(const std::string& path) {
+    const detail::input_file in = detail::open_input(path);
+    const fd_guard& f = in.file;
+    if (!in.regular) return read_npy_stream(f.fd, path);
+
+    // Regular file: read the header, check the sizes against the file size, then read the data;
+    // native float32/float64 in C order go straight into place (no second copy of a large array).
+    const npy_header h = read_regular_header(f, in.size, path);
+    check_fits_in_memory(h, path);
+    auto read_data = [&](std::byte* dst) { read_exactly(f, dst, h.nbytes, h.data_offset, path); };
     const bool as_is = !h.dtype.swap && (!h.fortran || h.shape.size() < 2);
     if (as_is && (h.dtype.kind == elem::f4 || h.dtype.kind == elem::f8)) {
         npy_array a;
@@ -863,6 +881,61 @@ npy_array read_npy(const std::string& path) {
     std::vector<std::byte> data(static_cast<std::size_t>(h.nbytes));
     read_data(data.data());
     return decode(h, data.data());
+}
+
+npy_shape read_npy_shape(const std::string& path) {
+    const detail::input_file in = detail::open_input(path);
+    if (!in.regular) {
+        const npy_array a = read_npy_stream(in.file.fd, path);
+        return {a.shape, a.is_float32};
+    }
+    const npy_header h = read_regular_header(in.file, in.size, path);
+    return {h.shape, h.dtype.kind == elem::f4 || h.dtype.kind == elem::f2};
+}
+
+npy_array read_npy_rows(const std::string& path, std::int64_t begin, std::int64_t end) {
+    auto check_rows = [&](const std::vector<std::int64_t>& shape) {
+        if (shape.size() != 2)
+            fail(path,
+                 "rows can be read only from a 2-D array (rows x dim), got shape " +
+                     detail::format_shape(shape));
+        if (!(0 <= begin && begin <= end && end <= shape[0]))
+            fail(path,
+                 "rows [" + std::to_string(begin) + ", " + std::to_string(end) +
+                     ") asked for, but the array has " + std::to_string(shape[0]) + " rows");
+    };
+    const detail::input_file in = detail::open_input(path);
+    std::optional<npy_header> h;
+    if (in.regular) {
+        h = read_regular_header(in.file, in.size, path);
+        check_rows(h->shape);
+    }
+    if (!in.regular || h->fortran) {
+        npy_array a = in.regular ? read_npy(path) : read_npy_stream(in.file.fd, path);
+        check_rows(a.shape);
+        const std::int64_t cols = a.shape[1];
+        const auto lo = static_cast<std::ptrdiff_t>(begin * cols),
+                   hi = static_cast<std::ptrdiff_t>(end * cols);
+        if (a.is_float32)
+            a.f32 = std::vector<float>(a.f32.begin() + lo, a.f32.begin() + hi);
+        else
+            a.f64 = std::vector<double>(a.f64.begin() + lo, a.f64.begin() + hi);
+        a.shape[0] = end - begin;
+        return a;
+    }
+    npy_header part = *h;
+    const std::uint64_t row_bytes = static_cast<std::uint64_t>(h->shape[1]) * h->dtype.itemsize;
+    part.shape[0] = end - begin;
+    part.count = part.shape[0] * part.shape[1];
+    part.nbytes = row_bytes * static_cast<std::uint64_t>(end - begin);
+    check_fits_in_memory(part, path);
+    std::vector<std::byte> data(static_cast<std::size_t>(part.nbytes));
+    read_exactly(in.file,
+                 data.data(),
+                 part.nbytes,
+                 h->data_offset + row_bytes * static_cast<std::uint64_t>(begin),
+                 path);
+    return decode(part, data.data());
 }
 
 void write_npy(const std::string& path,
