@@ -393,7 +393,8 @@ clique_pass_result clique_pass(const pattern_set& ps,
                                std::int64_t max_candidates,
                                const minima_progress& progress,
                                const exec_options& exec,
-                               int row_cache_limit) {
+                               int row_cache_limit,
+                               const anchor_share& share) {
     const std::int64_t n = ps.n;
     std::vector<anchor_output> outs(static_cast<std::size_t>(n));
     // Ordered completion tracking, so that a candidate limit cuts a deterministic prefix of
@@ -415,7 +416,10 @@ clique_pass_result clique_pass(const pattern_set& ps,
         opt,
         [&] { return anchor_search(ps, adj, r2, max_candidates, row_cache_limit); },
         [&](anchor_search& search, std::int64_t a, detail::loop_control& ctl) {
-            search.run(a, outs[a], ctl);
+            if (share.owns(a))
+                search.run(a, outs[a], ctl);
+            else
+                outs[a].complete = true;  // another process examines this anchor
             if (outs[a].complete) ctl.add_done(1);
             std::lock_guard<std::mutex> lock(mu);
             finished[a] = 1;

@@ -80,6 +80,16 @@ gray_pass_result gray_pass(const pattern_set& ps,
 
 // ---- clique enumeration -----------------------------------------------------------------
 
+/// The anchors (smallest members of a clique) one process examines when several share the
+/// enumeration (src/dist): anchor a (a distinct pattern) belongs to process a mod size, which
+/// balances the work (small anchors have the most larger neighbours). Each clique is examined by
+/// exactly one process. The default is everything.
+struct anchor_share {
+    std::int64_t rank = 0, size = 1;
+    bool owns(std::int64_t anchor) const { return anchor % size == rank; }
+    bool everything() const { return size == 1; }
+};
+
 struct clique_pass_result {
     std::vector<std::int64_t> offsets{0};  ///< CSR of the supports found (distinct indices)
     std::vector<std::int64_t> indices;
@@ -121,6 +131,19 @@ clique_pass_result clique_pass(const pattern_set& ps,
                                std::int64_t max_candidates,
                                const minima_progress& progress,
                                const exec_options& exec,
-                               int row_cache_limit = 1024);
+                               int row_cache_limit = 1024,
+                               const anchor_share& share = {});
+
+/// find_lsr_minima (include/denseam/minima.hpp) for the share of the anchors given: the minima
+/// whose support's smallest distinct pattern this process owns (sorted by support), their
+/// counts, and the candidates it examined. Enumerations that are not by clique (a single
+/// centroid, the Gray-code pass of small sets) are done whole by rank 0, and by no other rank.
+/// With the default share this is find_lsr_minima.
+minima_result find_lsr_minima_share(matrix_view<const double> patterns,
+                                    double beta,
+                                    double eps,
+                                    const minima_options& options,
+                                    const exec_options& exec,
+                                    const anchor_share& share);
 
 }  // namespace denseam::minima_detail

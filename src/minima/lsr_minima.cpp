@@ -220,7 +220,8 @@ support_list supports_at(const pattern_set& ps,
                          double beta,
                          const minima_options& opt,
                          const exec_options& exec,
-                         const detail::range_index<double>* index) {
+                         const detail::range_index<double>* index,
+                         const anchor_share& share = {}) {
     const double r2 = 2.0 / beta;
     support_list out;
     // The interaction graph, built once for the automatic choice and the clique pass; false
@@ -238,7 +239,7 @@ support_list supports_at(const pattern_set& ps,
         if (single_centroid(ps, r2)) {
             std::vector<std::int64_t> all(static_cast<std::size_t>(ps.n));
             std::iota(all.begin(), all.end(), 0);
-            out.push(all);
+            if (share.rank == 0) out.push(all);
             out.candidates = 1;
             out.strategy = "centroid";
             if (opt.progress) opt.progress(1, 1);
@@ -254,6 +255,10 @@ support_list supports_at(const pattern_set& ps,
         }
     }
     if (strategy == minima_strategy::gray) {
+        if (share.rank != 0) {
+            out.strategy = "gray";
+            return out;
+        }
         const auto res = gray_pass(ps, r2, r2, opt.max_candidates, opt.progress, exec);
         const double tol = recheck_tol(r2, res.gmax);
         for (const auto& rec : res.records) {
@@ -273,7 +278,7 @@ support_list supports_at(const pattern_set& ps,
         return out;
     }
     if (!have_graph && !build_graph()) return interrupted_before_enumeration(ps, opt);
-    const auto res = clique_pass(ps, r2, adj, opt.max_candidates, opt.progress, exec);
+    const auto res = clique_pass(ps, r2, adj, opt.max_candidates, opt.progress, exec, 1024, share);
     out.offsets = res.offsets;
     out.indices = res.indices;
     out.candidates = res.candidates;
@@ -289,6 +294,15 @@ minima_result find_lsr_minima(matrix_view<const double> patterns,
                               double eps,
                               const minima_options& options,
                               const exec_options& exec) {
+    return find_lsr_minima_share(patterns, beta, eps, options, exec, {});
+}
+
+minima_result minima_detail::find_lsr_minima_share(matrix_view<const double> patterns,
+                                                   double beta,
+                                                   double eps,
+                                                   const minima_options& options,
+                                                   const exec_options& exec,
+                                                   const anchor_share& share) {
     const auto t0 = std::chrono::steady_clock::now();
     check_beta(beta);
     if (!std::isfinite(eps) || eps < 0.0)
@@ -296,7 +310,7 @@ minima_result find_lsr_minima(matrix_view<const double> patterns,
     check_options(options);
     const pattern_set ps = make_pattern_set(patterns);
     const auto index = pattern_index(ps, exec);
-    const support_list sup = supports_at(ps, beta, options, exec, index.get());
+    const support_list sup = supports_at(ps, beta, options, exec, index.get(), share);
 
     minima_result res;
     res.candidates = sup.candidates;
