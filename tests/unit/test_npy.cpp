@@ -1062,3 +1062,70 @@ TEST(NpyArray, FormatShape) {
 }
 
 }  // namespace
+
+// ---- rows of a file (a rank's share of a memory set) -----------------------------------------
+
+TEST(NpyRows, EveryRangeEqualsTheSliceOfTheWholeFile) {
+    temp_dir d;
+    const std::string p = d.file("m.npy");
+    std::vector<double> v(7 * 3);
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = 0.5 * static_cast<double>(i) - 3.0;
+    const auto shape = shape_of({7, 3});
+    denseam::write_npy(p, std::span<const double>(v), shape);
+    for (std::int64_t b = 0; b <= 7; ++b)
+        for (std::int64_t e = b; e <= 7; ++e) {
+            const npy_array a = denseam::read_npy_rows(p, b, e);
+            ASSERT_EQ(a.shape, shape_of({e - b, 3}));
+            ASSERT_FALSE(a.is_float32);
+            const std::vector<double> want(v.begin() + b * 3, v.begin() + e * 3);
+            ASSERT_EQ(a.f64, want) << b << ".." << e;
+        }
+    const denseam::npy_shape s = denseam::read_npy_shape(p);
+    EXPECT_EQ(s.shape, shape);
+    EXPECT_FALSE(s.is_float32);
+}
+
+TEST(NpyRows, ConvertedTypesFortranOrderAndFloat32) {
+    temp_dir d;
+    // int16 big-endian and Fortran order (read whole, then sliced): rows 1..3 of a 4 x 2 array.
+    const std::vector<std::int16_t> f_order = {1, 2, 3, 4, -5, -6, -7, -8};  // columns
+    const std::string p = d.file("f.npy");
+    write_file(p, make_npy(1, dict(">i2", true, "(4, 2)"), raw(f_order, true)));
+    const npy_array a = denseam::read_npy_rows(p, 1, 3);
+    EXPECT_EQ(a.shape, shape_of({2, 2}));
+    EXPECT_EQ(a.f64, (std::vector<double>{2, -6, 3, -7}));
+    const std::string q = d.file("q.npy");
+    const std::vector<float> w = {1.5f, -2.5f, 3.5f, 4.5f, 5.5f, 6.5f};
+    denseam::write_npy(q, std::span<const float>(w), shape_of({3, 2}));
+    const npy_array b = denseam::read_npy_rows(q, 2, 3);
+    EXPECT_TRUE(b.is_float32);
+    EXPECT_EQ(b.f32, (std::vector<float>{5.5f, 6.5f}));
+    EXPECT_TRUE(denseam::read_npy_shape(q).is_float32);
+}
+
+TEST(NpyRows, BadRangesAndShapesNameTheFile) {
+    temp_dir d;
+    const std::string p = d.file("m.npy");
+    const std::vector<double> v(6, 1.0);
+    denseam::write_npy(p, std::span<const double>(v), shape_of({3, 2}));
+    for (auto [b, e] : {std::pair<std::int64_t, std::int64_t>{-1, 1}, {2, 1}, {0, 4}}) {
+        try {
+            (void)denseam::read_npy_rows(p, b, e);
+            FAIL() << "no error for rows " << b << ".." << e;
+        } catch (const denseam::invalid_argument& ex) {
+            EXPECT_NE(std::string(ex.what()).find(p), std::string::npos) << ex.what();
+            EXPECT_NE(std::string(ex.what()).find("3 rows"), std::string::npos) << ex.what();
+        }
+    }
+    const std::string one = d.file("v.npy");
+    denseam::write_npy(one, std::span<const double>(v), shape_of({6}));
+    EXPECT_THROW((void)denseam::read_npy_rows(one, 0, 1), denseam::invalid_argument);
+    // Truncated data: the file size is checked against the header before any row is read.
+    bytes t = read_file(p);
+    t.resize(t.size() - 8);
+    write_file(p, t);
+    EXPECT_THROW((void)denseam::read_npy_rows(p, 0, 1), denseam::invalid_argument);
+    EXPECT_THROW((void)denseam::read_npy_shape(p), denseam::invalid_argument);
+    EXPECT_THROW((void)denseam::read_npy_rows(d.file("missing.npy"), 0, 0),
+                 denseam::invalid_argument);
+}
