@@ -35,19 +35,23 @@ loaded_matrix load_matrix(const std::string& path, const std::string& what) {
     return m;
 }
 
+bool computes_in_float32(const std::string& dtype, bool memories_f32, bool queries_f32) {
+    if (dtype != "auto" && dtype != "float32" && dtype != "float64")
+        throw invalid_argument("unknown --dtype '" + dtype + "' (auto, float32, float64)");
+    return dtype == "float32" || (dtype == "auto" && memories_f32 && queries_f32);
+}
+
 loaded_pair load_memories_queries(const std::string& memories_path,
                                   const std::string& queries_path,
                                   const std::string& dtype) {
-    if (dtype != "auto" && dtype != "float32" && dtype != "float64")
-        throw invalid_argument("unknown --dtype '" + dtype + "' (auto, float32, float64)");
+    (void)computes_in_float32(dtype, false, false);  // the name, before reading anything
     loaded_pair p{load_matrix(memories_path, "memories"), load_matrix(queries_path, "queries")};
     if (p.memories.cols() != p.queries.cols())
         throw invalid_argument("queries '" + queries_path + "' have dimension " +
                                std::to_string(p.queries.cols()) + " but memories '" +
                                memories_path + "' have dimension " +
                                std::to_string(p.memories.cols()));
-    p.float32 = dtype == "float32" ||
-                (dtype == "auto" && p.memories.array.is_float32 && p.queries.array.is_float32);
+    p.float32 = computes_in_float32(dtype, p.memories.array.is_float32, p.queries.array.is_float32);
     return p;
 }
 

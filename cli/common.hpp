@@ -66,6 +66,10 @@ struct loaded_pair {
     loaded_matrix memories, queries;
     bool float32 = false;
 };
+/// The precision `dtype` asks for ("auto": float32 when both inputs are float32; "float32";
+/// "float64"); throws invalid_argument for another name.
+bool computes_in_float32(const std::string& dtype, bool memories_f32, bool queries_f32);
+
 loaded_pair load_memories_queries(const std::string& memories_path,
                                   const std::string& queries_path,
                                   const std::string& dtype);

@@ -9,9 +9,11 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "common.hpp"
 #include "denseam/index.hpp"
+#include "distributed.hpp"
 #include "io/files.hpp"
 
 namespace denseam::cli {
@@ -29,6 +31,7 @@ struct minima_cli {
     std::int64_t max_candidates = 0;
     double novelty = minima_options{}.novelty_threshold;
     bool curve = false, progress = false, no_basin = false;
+    distributed_cli_options dist;
     int threads = 0;
     std::string index = std::string(to_string(exec_options{}.index));
 };
@@ -43,6 +46,12 @@ nlohmann::json context(const energy_params& p, const loaded_matrix& mem, double 
             {"novelty_threshold", novelty}};
 }
 
+nlohmann::json minima_outputs(const minima_cli& o,
+                              detail::file_plan& files,
+                              const loaded_matrix& mem,
+                              const minima_result& r,
+                              const energy_params& p);
+
 nlohmann::json lsr_at_beta(const minima_cli& o,
                            detail::file_plan& files,
                            const loaded_matrix& mem,
@@ -53,6 +62,16 @@ nlohmann::json lsr_at_beta(const minima_cli& o,
     const std::int64_t d = mem.cols();
     const auto r = find_lsr_minima(
         make_matrix_view<const double>(x.data(), mem.rows(), d), p.beta, p.eps, mo, ex);
+    return minima_outputs(o, files, mem, r, p);
+}
+
+// Every output of an LSR enumeration at one beta (or none) and its JSON summary.
+nlohmann::json minima_outputs(const minima_cli& o,
+                              detail::file_plan& files,
+                              const loaded_matrix& mem,
+                              const minima_result& r,
+                              const energy_params& p) {
+    const std::int64_t d = mem.cols();
     if (!o.out.empty()) {
         const std::vector<double> pos = positions_of(r.minima);
         const std::int64_t shape[] = {static_cast<std::int64_t>(r.minima.size()), d};
@@ -96,6 +115,58 @@ nlohmann::json any_kernel_1d(const minima_cli& o,
     return j;
 }
 
+// `denseam minima --distributed`: every rank reads every pattern and examines its share of the
+// anchors; rank 0 writes the outputs and prints the summary.
+int minima_distributed(const minima_cli& o, const energy_params& p, exec_options ex) {
+    return run_distributed([&](dist::context& ctx) {
+        if (o.threads == 0) ex.n_threads = ctx.default_threads();
+        const bool root = ctx.rank() == 0;
+        detail::file_plan files;
+        std::optional<loaded_matrix> mem;
+        ctx.agree([&] {
+            if (root) {
+                files.input("--memories", o.memories);
+                if (!o.out.empty()) files.output("--out", o.out);
+                if (!o.supports.empty()) files.output("--supports", o.supports);
+            }
+            mem = load_matrix(o.memories, "memories");
+        });
+        const std::vector<double> x = as_f64(*mem);
+        const bool show = root && (o.progress || isatty(STDERR_FILENO));
+        progress_bar bar(show, 0, "work units");
+        minima_options mo;
+        mo.strategy = parse_minima_strategy(o.strategy);
+        mo.novelty_threshold = o.novelty;
+        mo.basin_radius = !o.no_basin;
+        mo.progress = [&bar](std::int64_t done, std::int64_t total) {
+            bar.set_total(total);
+            bar.update(static_cast<double>(done), "");
+        };
+        bar.update(0.0, "", true);
+        const minima_result r = dist::find_lsr_minima(
+            ctx,
+            make_matrix_view<const double>(x.data(), mem->rows(), mem->cols()),
+            p.beta,
+            p.eps,
+            mo,
+            ex);
+        bar.clear_line();
+        nlohmann::json j;
+        ctx.agree([&] {
+            if (root) j = minima_outputs(o, files, *mem, r, p);
+        });
+        distributed_cli_options dopt = o.dist;
+        dopt.partition = "anchors";
+        const std::vector<std::int64_t> rows(static_cast<std::size_t>(ctx.size()), mem->rows());
+        nlohmann::json dj = distributed_summary(ctx, dopt, rows, 0, false);
+        if (root) {
+            j["distributed"] = dj;
+            print_json(j);
+        }
+        return exit_ok;
+    });
+}
+
 }  // namespace
 
 run_fn add_minima(CLI::App& sub) {
@@ -135,6 +206,7 @@ run_fn add_minima(CLI::App& sub) {
         "--progress", o->progress, "Progress bar on stderr even when it is not a terminal");
     sub.add_option("--threads", o->threads, "OpenMP threads (0: all cores)")->capture_default_str();
     sub.add_option("--index", o->index, index_flag_help)->capture_default_str();
+    o->dist.add_to(sub, true);
     sub.footer(
         "Exact: LSR minima in any dimension (a point is a minimum iff it is the mean of its "
         "strict support set; a pattern at distance exactly R = sqrt(2/beta) is outside the "
@@ -154,6 +226,15 @@ run_fn add_minima(CLI::App& sub) {
         if (o->max_candidates < 0) throw invalid_argument("--max-candidates must be >= 0");
         exec_options ex = make_exec(o->threads);
         ex.index = parse_index_flag(o->index);
+        o->dist.check();
+        if (o->dist.on) {
+            if (p.kernel != kernel_kind::lsr)
+                throw invalid_argument("--distributed enumerates the minima of the lsr kernel");
+            if (o->curve) throw invalid_argument("--curve is not available with --distributed");
+            if (o->max_candidates != 0)
+                throw invalid_argument("--max-candidates is not available with --distributed");
+            return minima_distributed(*o, p, ex);
+        }
         // Every file is checked before anything is read, computed or written.
         detail::file_plan files;
         files.input("--memories", o->memories);

@@ -3,9 +3,12 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <optional>
 
 #include "common.hpp"
+#include "denseam/npy.hpp"
 #include "denseam/retrieval.hpp"
+#include "distributed.hpp"
 #include "io/files.hpp"
 #include "retrieval_output.hpp"
 
@@ -17,8 +20,43 @@ struct retrieve_cli {
     std::string memories, queries;
     energy_cli_options energy;
     retrieval_cli_options retrieval;
+    distributed_cli_options dist;
     std::string dtype = "auto";
 };
+
+// Every output of a retrieval (or none) and its JSON summary.
+template <class T>
+nlohmann::json retrieve_outputs(const retrieve_cli& o,
+                                detail::file_plan& files,
+                                const retrieve_result<T>& r,
+                                std::int64_t n_memories,
+                                std::int64_t n,
+                                std::int64_t d,
+                                const energy_params& p,
+                                const retrieve_options& ro,
+                                const exec_options& ex,
+                                double secs) {
+    const retrieval_cli_options& r_o = o.retrieval;
+    const nlohmann::json counts =
+        set_retrieval_outputs(r, n, d, r_o.out, r_o.energy_out, r_o.status_out, files);
+    if (!r_o.supports_out.empty()) {
+        nlohmann::json js = {{"offsets", r.support.offsets}, {"indices", r.support.indices}};
+        files.set(r_o.supports_out, js.dump() + "\n");
+    }
+    files.commit();
+    return {{"n_queries", n},
+            {"n_memories", n_memories},
+            {"dim", d},
+            {"dtype", sizeof(T) == 4 ? "float32" : "float64"},
+            {"kernel", std::string(to_string(p.kernel))},
+            {"beta", p.beta},
+            {"method", std::string(to_string(ro.method))},
+            {"index", std::string(to_string(ex.index))},
+            {"status_counts", counts["status_counts"]},
+            {"mean_steps", counts["mean_steps"]},
+            {"seconds", secs},
+            {"out", r_o.out}};
+}
 
 template <class T>
 nlohmann::json run_retrieve(const retrieve_cli& o,
@@ -40,26 +78,67 @@ nlohmann::json run_retrieve(const retrieve_cli& o,
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-    // Every output, or none.
-    const nlohmann::json counts =
-        set_retrieval_outputs(r, n, d, r_o.out, r_o.energy_out, r_o.status_out, files);
-    if (!r_o.supports_out.empty()) {
-        nlohmann::json js = {{"offsets", r.support.offsets}, {"indices", r.support.indices}};
-        files.set(r_o.supports_out, js.dump() + "\n");
+    return retrieve_outputs<T>(o, files, r, mem.rows(), n, d, p, ro, ex, secs);
+}
+
+// One rank's part of `denseam retrieve --distributed`; the summary on rank 0.
+template <class T>
+nlohmann::json retrieve_on_ranks(dist::context& ctx,
+                                 const retrieve_cli& o,
+                                 const exec_options& ex,
+                                 const loaded_matrix* qry,
+                                 detail::file_plan& files) {
+    const energy_params p = o.energy.to_params();
+    const retrieve_options ro = o.retrieval.options(p);
+    const auto t0 = std::chrono::steady_clock::now();
+    const dist::shard<T> mem = dist::load_shard<T>(ctx, o.memories, o.dist.parsed_partition(), ex);
+    const bool root = ctx.rank() == 0;
+    std::vector<T> q;
+    std::int64_t n = 0, qd = mem.dim;
+    if (root) {
+        q = as_vector<T>(*qry);
+        n = qry->rows();
+        qd = qry->cols();
     }
-    files.commit();
-    return {{"n_queries", n},
-            {"n_memories", mem.rows()},
-            {"dim", d},
-            {"dtype", sizeof(T) == 4 ? "float32" : "float64"},
-            {"kernel", std::string(to_string(p.kernel))},
-            {"beta", p.beta},
-            {"method", std::string(to_string(ro.method))},
-            {"index", std::string(to_string(ex.index))},
-            {"status_counts", counts["status_counts"]},
-            {"mean_steps", counts["mean_steps"]},
-            {"seconds", secs},
-            {"out", r_o.out}};
+    const auto r = dist::retrieve<T>(
+        ctx, mem, matrix_view<const T>(q.data(), n, qd, qd), p, ro, o.dist.batch, ex);
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    nlohmann::json j;
+    ctx.agree([&] {
+        if (root) j = retrieve_outputs<T>(o, files, r, mem.total_rows, n, mem.dim, p, ro, ex, secs);
+    });
+    const std::int64_t batches = (n + o.dist.batch - 1) / o.dist.batch;
+    nlohmann::json dj = distributed_summary(
+        ctx, o.dist, mem.sizes, batches, ro.method == retrieval_method::fixed_point);
+    if (root) j["distributed"] = dj;
+    return j;
+}
+
+int retrieve_distributed(const retrieve_cli& o) {
+    exec_options ex = o.retrieval.exec();
+    return run_distributed([&](dist::context& ctx) {
+        if (o.retrieval.threads == 0) ex.n_threads = ctx.default_threads();
+        detail::file_plan files;
+        std::optional<loaded_matrix> qry;
+        std::vector<std::int64_t> f32{0};
+        ctx.agree([&] {
+            if (ctx.rank() != 0) return;
+            files.input("--memories", o.memories);
+            files.input("--queries", o.queries);
+            o.retrieval.declare_outputs(files);
+            (void)computes_in_float32(o.dtype, false, false);
+            qry = load_matrix(o.queries, "queries");
+            const npy_shape ms = read_npy_shape(o.memories);
+            f32[0] = computes_in_float32(o.dtype, ms.is_float32, qry->array.is_float32);
+        });
+        ctx.broadcast(f32);
+        const loaded_matrix* q = qry ? &*qry : nullptr;
+        const nlohmann::json j = f32[0] ? retrieve_on_ranks<float>(ctx, o, ex, q, files)
+                                        : retrieve_on_ranks<double>(ctx, o, ex, q, files);
+        if (ctx.rank() == 0) print_json(j);
+        return exit_ok;
+    });
 }
 
 }  // namespace
@@ -71,6 +150,7 @@ run_fn add_retrieve(CLI::App& sub) {
     o->energy.add_to(sub);
     o->retrieval.add_to(sub, "LSR fixed point: support sets as JSON {offsets, indices} (CSR)");
     sub.add_option("--dtype", o->dtype, "auto, float32 or float64")->capture_default_str();
+    o->dist.add_to(sub);
     sub.footer(
         "Prints a JSON summary (status counts, mean steps) on stdout.\nExample:\n  denseam "
         "retrieve --memories X.npy --queries Q.npy --kernel lsr --beta 2.5 --method fixed-point "
@@ -79,6 +159,8 @@ run_fn add_retrieve(CLI::App& sub) {
         // Validate before reading large files.
         (void)o->retrieval.options(o->energy.to_params());
         (void)o->retrieval.exec();
+        o->dist.check();
+        if (o->dist.on) return retrieve_distributed(*o);
         // Every file is checked before anything is read, computed or written.
         detail::file_plan files;
         files.input("--memories", o->memories);

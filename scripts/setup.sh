@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-dev pybind11-dev python3-pybind11 python3-numpy python3-scipy python3-sklearn
   python3-matplotlib python3-pytest
+  openmpi-bin libopenmpi-dev
 )
 missing=()
 command -v npm >/dev/null 2>&1 || packages+=(npm)  # nodesource's nodejs ships its own npm
