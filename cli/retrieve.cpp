@@ -90,8 +90,10 @@ nlohmann::json retrieve_on_ranks(dist::context& ctx,
                                  detail::file_plan& files) {
     const energy_params p = o.energy.to_params();
     const retrieve_options ro = o.retrieval.options(p);
-    const auto t0 = std::chrono::steady_clock::now();
+    const auto t_load = std::chrono::steady_clock::now();
     const dist::shard<T> mem = dist::load_shard<T>(ctx, o.memories, o.dist.parsed_partition(), ex);
+    const auto t0 = std::chrono::steady_clock::now();
+    const double load_secs = std::chrono::duration<double>(t0 - t_load).count();
     const bool root = ctx.rank() == 0;
     std::vector<T> q;
     std::int64_t n = 0, qd = mem.dim;
@@ -111,7 +113,10 @@ nlohmann::json retrieve_on_ranks(dist::context& ctx,
     const std::int64_t batches = (n + o.dist.batch - 1) / o.dist.batch;
     nlohmann::json dj = distributed_summary(
         ctx, o.dist, mem.sizes, batches, ro.method == retrieval_method::fixed_point);
-    if (root) j["distributed"] = dj;
+    if (root) {
+        j["distributed"] = dj;
+        j["distributed"]["load_seconds"] = load_secs;
+    }
     return j;
 }
 

@@ -46,7 +46,8 @@ std::vector<std::vector<std::int32_t>> interaction_graph(const pattern_set& ps,
                                                          double r2,
                                                          const exec_options& exec,
                                                          bool* interrupted,
-                                                         const detail::range_index<double>* index) {
+                                                         const detail::range_index<double>* index,
+                                                         const anchor_share& share) {
     const std::int64_t n = ps.n, d = ps.dim;
     const double thr = 4.0 * r2 * (1.0 + edge_slack);
     std::vector<std::vector<std::int32_t>> adj(static_cast<std::size_t>(n));
@@ -61,6 +62,7 @@ std::vector<std::vector<std::int32_t>> interaction_graph(const pattern_set& ps,
             n_blocks, exec, opt, [&](std::int64_t b, detail::loop_control& ctl) {
                 const std::int64_t end = std::min(n, (b + 1) * rows_per_block);
                 for (std::int64_t i = b * rows_per_block; i < end; ++i) {
+                    if (!share.owns(i)) continue;  // another process builds this row
                     if (poll_rows && ctl.poll()) return;
                     row_fn(i);
                 }
@@ -88,6 +90,7 @@ std::vector<std::vector<std::int32_t>> interaction_graph(const pattern_set& ps,
                     row.push_back(static_cast<std::int32_t>(j));
         });
     }
+    if (share.complete_graph) share.complete_graph(adj);
     return adj;
 }
 

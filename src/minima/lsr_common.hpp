@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -80,21 +81,24 @@ gray_pass_result gray_pass(const pattern_set& ps,
 
 // ---- clique enumeration -----------------------------------------------------------------
 
-/// The anchors (smallest members of a clique) one process examines when several share the
-/// enumeration (src/dist): anchor a (a distinct pattern) belongs to process a mod size, which
-/// balances the work (small anchors have the most larger neighbours). Each clique is examined by
-/// exactly one process. The default is everything.
-struct anchor_share {
-    std::int64_t rank = 0, size = 1;
-    bool owns(std::int64_t anchor) const { return anchor % size == rank; }
-    bool everything() const { return size == 1; }
-};
 
 struct clique_pass_result {
     std::vector<std::int64_t> offsets{0};  ///< CSR of the supports found (distinct indices)
     std::vector<std::int64_t> indices;
     std::int64_t candidates = 0;
     minima_status status = minima_status::complete;
+};
+
+/// The anchors (smallest members of a clique) one process examines when several share the
+/// enumeration (src/dist): anchor a (a distinct pattern) belongs to process a mod size, which
+/// balances the work (small anchors have the most larger neighbours). Each clique is examined by
+/// exactly one process. The default is everything. The interaction graph is shared too: each
+/// process builds the rows it owns and `complete_graph` (collective) fills in the others.
+struct anchor_share {
+    std::int64_t rank = 0, size = 1;
+    std::function<void(std::vector<std::vector<std::int32_t>>&)> complete_graph;
+    bool owns(std::int64_t anchor) const { return anchor % size == rank; }
+    bool everything() const { return size == 1; }
 };
 
 /// Neighbour lists of the interaction graph: j in adj[i] iff ||xi_i - xi_j||^2 < 4 r2 (1+1e-9)
@@ -109,7 +113,8 @@ std::vector<std::vector<std::int32_t>> interaction_graph(
     double r2,
     const exec_options& exec,
     bool* interrupted = nullptr,
-    const detail::range_index<double>* index = nullptr);
+    const detail::range_index<double>* index = nullptr,
+    const anchor_share& share = {});
 
 /// The range index over the distinct patterns that the enumeration uses for the interaction
 /// graph and the basin radii: exec.index, or for `automatic` a k-d tree for n >= 1024 and

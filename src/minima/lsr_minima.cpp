@@ -230,7 +230,7 @@ support_list supports_at(const pattern_set& ps,
     bool have_graph = false;
     const auto build_graph = [&] {
         bool interrupted = false;
-        adj = interaction_graph(ps, r2, exec, &interrupted, index);
+        adj = interaction_graph(ps, r2, exec, &interrupted, index, share);
         have_graph = !interrupted;
         return have_graph;
     };
