@@ -6,6 +6,7 @@
 
 #include "common.hpp"
 #include "denseam/error.hpp"
+#include "denseam/npy.hpp"
 
 namespace denseam::cli {
 
@@ -62,6 +63,29 @@ int run_distributed(const std::function<int(dist::context&)>& body) {
     } catch (const std::exception& e) {
         ctx.abort(e.what(), exit_runtime);
     }
+}
+
+distributed_inputs read_inputs_on_root(dist::context& ctx,
+                                       detail::file_plan& files,
+                                       const std::string& memories,
+                                       const std::string& queries,
+                                       const std::string& dtype,
+                                       const std::function<void()>& declare_outputs) {
+    distributed_inputs in;
+    std::vector<std::int64_t> f32{0};
+    ctx.agree([&] {
+        if (ctx.rank() != 0) return;
+        files.input("--memories", memories);
+        files.input("--queries", queries);
+        declare_outputs();
+        (void)computes_in_float32(dtype, false, false);  // the name, before reading anything
+        in.queries = load_matrix(queries, "queries");
+        const npy_shape ms = read_npy_shape(memories);
+        f32[0] = computes_in_float32(dtype, ms.is_float32, in.queries->array.is_float32);
+    });
+    ctx.broadcast(f32);
+    in.float32 = f32[0] != 0;
+    return in;
 }
 
 nlohmann::json distributed_summary(dist::context& ctx,

@@ -107,33 +107,24 @@ struct energy_cli {
     bool print = false;
 };
 
-// One rank's part of `denseam --distributed energy`; the summary on rank 0.
+// One rank's part of `denseam energy --distributed`; the summary on rank 0.
 template <class T>
 nlohmann::json energy_on_ranks(dist::context& ctx,
                                const energy_cli& o,
                                const energy_params& p,
                                const exec_options& ex,
-                               const loaded_matrix* qry,
+                               const distributed_inputs& in,
                                detail::file_plan& files) {
-    const auto t_load = std::chrono::steady_clock::now();
-    const dist::shard<T> mem = dist::load_shard<T>(ctx, o.memories, o.dist.parsed_partition(), ex);
+    const rank_data<T> data = load_rank_data<T>(ctx, o.memories, o.dist.parsed_partition(), ex, in);
     const auto t0 = std::chrono::steady_clock::now();
-    const double load_secs = std::chrono::duration<double>(t0 - t_load).count();
     const bool root = ctx.rank() == 0;
-    std::vector<T> q;
-    std::int64_t n = 0, qd = mem.dim;
-    if (root) {
-        q = as_vector<T>(*qry);
-        n = qry->rows();
-        qd = qry->cols();
-    }
-    const std::int64_t d = mem.dim;
+    const std::int64_t n = data.n, d = data.memories.dim;
     std::vector<T> e(static_cast<std::size_t>(n)),
-        g(o.grad.empty() || qd != d ? 0 : static_cast<std::size_t>(n * d));
+        g(o.grad.empty() || data.cols != d ? 0 : static_cast<std::size_t>(n * d));
     std::vector<energy_status> st(static_cast<std::size_t>(n));
     dist::energy_and_grad<T>(ctx,
-                             mem,
-                             matrix_view<const T>(q.data(), n, qd, qd),
+                             data.memories,
+                             data.queries(),
                              p,
                              std::span<T>(e),
                              g.empty() ? matrix_view<T>{} : make_matrix_view(g.data(), n, d),
@@ -151,12 +142,12 @@ nlohmann::json energy_on_ranks(dist::context& ctx,
         files.commit();  // both outputs or neither
     });
     const std::int64_t batches = (n + o.dist.batch - 1) / o.dist.batch;
-    nlohmann::json dj = distributed_summary(ctx, o.dist, mem.sizes, batches, false);
+    nlohmann::json dj = distributed_summary(ctx, o.dist, data.memories.sizes, batches, false);
     if (!root) return {};
     nlohmann::json j =
-        energy_summary<T>(e, st, mem.total_rows, d, p, ex, o.print, o.out, o.grad, secs);
+        energy_summary<T>(e, st, data.memories.total_rows, d, p, ex, o.print, o.out, o.grad, secs);
     j["distributed"] = dj;
-    j["distributed"]["load_seconds"] = load_secs;
+    j["distributed"]["load_seconds"] = data.load_seconds;
     return j;
 }
 
@@ -168,23 +159,13 @@ int energy_distributed(const energy_cli& o, const energy_params& p, exec_options
     return run_distributed([&](dist::context& ctx) {
         if (o.threads == 0) ex.n_threads = ctx.default_threads();
         detail::file_plan files;
-        std::optional<loaded_matrix> qry;
-        std::vector<std::int64_t> f32{0};
-        ctx.agree([&] {
-            if (ctx.rank() != 0) return;
-            files.input("--memories", o.memories);
-            files.input("--queries", o.queries);
-            if (!o.out.empty()) files.output("--out", o.out);
-            if (!o.grad.empty()) files.output("--grad", o.grad);
-            (void)computes_in_float32(o.dtype, false, false);
-            qry = load_matrix(o.queries, "queries");
-            const npy_shape ms = read_npy_shape(o.memories);
-            f32[0] = computes_in_float32(o.dtype, ms.is_float32, qry->array.is_float32);
-        });
-        ctx.broadcast(f32);
-        const loaded_matrix* q = qry ? &*qry : nullptr;
-        const nlohmann::json j = f32[0] ? energy_on_ranks<float>(ctx, o, p, ex, q, files)
-                                        : energy_on_ranks<double>(ctx, o, p, ex, q, files);
+        const distributed_inputs in =
+            read_inputs_on_root(ctx, files, o.memories, o.queries, o.dtype, [&] {
+                if (!o.out.empty()) files.output("--out", o.out);
+                if (!o.grad.empty()) files.output("--grad", o.grad);
+            });
+        const nlohmann::json j = in.float32 ? energy_on_ranks<float>(ctx, o, p, ex, in, files)
+                                            : energy_on_ranks<double>(ctx, o, p, ex, in, files);
         if (ctx.rank() == 0) print_json(j);
         return exit_ok;
     });

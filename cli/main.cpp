@@ -34,10 +34,26 @@ void ensure_openblas_coretype(char** argv) {
     execv("/proc/self/exe", argv);  // returns only on failure; then carry on as we are
 }
 
+// Under mpirun/srun with --distributed, errors found before the MPI job starts (options, usage)
+// are found by every rank alike: only rank 0 prints them (the launchers' rank variables; MPI is
+// not initialised yet). Every rank still exits with the code.
+bool silent_rank(int argc, char** argv) {
+    bool distributed = false;
+    for (int i = 1; i < argc; ++i)
+        distributed = distributed || std::string(argv[i]) == "--distributed";
+    if (!distributed) return false;
+    for (const char* v : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"}) {
+        const char* r = std::getenv(v);
+        if (r != nullptr && *r != '\0') return std::string(r) != "0";
+    }
+    return false;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     ensure_openblas_coretype(argv);
+    if (silent_rank(argc, argv)) std::cerr.setstate(std::ios::failbit);  // rank 0 speaks
     using namespace denseam::cli;
     CLI::App app{
         "denseam: Dense Associative Memories (LSE, LSR/Epanechnikov and other kernels): energies, "

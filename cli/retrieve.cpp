@@ -86,36 +86,28 @@ template <class T>
 nlohmann::json retrieve_on_ranks(dist::context& ctx,
                                  const retrieve_cli& o,
                                  const exec_options& ex,
-                                 const loaded_matrix* qry,
+                                 const distributed_inputs& in,
                                  detail::file_plan& files) {
     const energy_params p = o.energy.to_params();
     const retrieve_options ro = o.retrieval.options(p);
-    const auto t_load = std::chrono::steady_clock::now();
-    const dist::shard<T> mem = dist::load_shard<T>(ctx, o.memories, o.dist.parsed_partition(), ex);
+    const rank_data<T> data = load_rank_data<T>(ctx, o.memories, o.dist.parsed_partition(), ex, in);
     const auto t0 = std::chrono::steady_clock::now();
-    const double load_secs = std::chrono::duration<double>(t0 - t_load).count();
     const bool root = ctx.rank() == 0;
-    std::vector<T> q;
-    std::int64_t n = 0, qd = mem.dim;
-    if (root) {
-        q = as_vector<T>(*qry);
-        n = qry->rows();
-        qd = qry->cols();
-    }
-    const auto r = dist::retrieve<T>(
-        ctx, mem, matrix_view<const T>(q.data(), n, qd, qd), p, ro, o.dist.batch, ex);
+    const auto& mem = data.memories;
+    const auto r = dist::retrieve<T>(ctx, mem, data.queries(), p, ro, o.dist.batch, ex);
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     nlohmann::json j;
     ctx.agree([&] {
-        if (root) j = retrieve_outputs<T>(o, files, r, mem.total_rows, n, mem.dim, p, ro, ex, secs);
+        if (root)
+            j = retrieve_outputs<T>(o, files, r, mem.total_rows, data.n, mem.dim, p, ro, ex, secs);
     });
-    const std::int64_t batches = (n + o.dist.batch - 1) / o.dist.batch;
+    const std::int64_t batches = (data.n + o.dist.batch - 1) / o.dist.batch;
     nlohmann::json dj = distributed_summary(
         ctx, o.dist, mem.sizes, batches, ro.method == retrieval_method::fixed_point);
     if (root) {
         j["distributed"] = dj;
-        j["distributed"]["load_seconds"] = load_secs;
+        j["distributed"]["load_seconds"] = data.load_seconds;
     }
     return j;
 }
@@ -125,22 +117,12 @@ int retrieve_distributed(const retrieve_cli& o) {
     return run_distributed([&](dist::context& ctx) {
         if (o.retrieval.threads == 0) ex.n_threads = ctx.default_threads();
         detail::file_plan files;
-        std::optional<loaded_matrix> qry;
-        std::vector<std::int64_t> f32{0};
-        ctx.agree([&] {
-            if (ctx.rank() != 0) return;
-            files.input("--memories", o.memories);
-            files.input("--queries", o.queries);
-            o.retrieval.declare_outputs(files);
-            (void)computes_in_float32(o.dtype, false, false);
-            qry = load_matrix(o.queries, "queries");
-            const npy_shape ms = read_npy_shape(o.memories);
-            f32[0] = computes_in_float32(o.dtype, ms.is_float32, qry->array.is_float32);
-        });
-        ctx.broadcast(f32);
-        const loaded_matrix* q = qry ? &*qry : nullptr;
-        const nlohmann::json j = f32[0] ? retrieve_on_ranks<float>(ctx, o, ex, q, files)
-                                        : retrieve_on_ranks<double>(ctx, o, ex, q, files);
+        const distributed_inputs in =
+            read_inputs_on_root(ctx, files, o.memories, o.queries, o.dtype, [&] {
+                o.retrieval.declare_outputs(files);
+            });
+        const nlohmann::json j = in.float32 ? retrieve_on_ranks<float>(ctx, o, ex, in, files)
+                                            : retrieve_on_ranks<double>(ctx, o, ex, in, files);
         if (ctx.rank() == 0) print_json(j);
         return exit_ok;
     });

@@ -19,16 +19,6 @@ bool available() noexcept {
     return true;
 }
 
-std::string_view to_string(partition p) noexcept {
-    return p == partition::cells ? "cells" : "rows";
-}
-
-partition parse_partition(std::string_view name) {
-    if (name == "rows") return partition::rows;
-    if (name == "cells") return partition::cells;
-    throw invalid_argument("unknown --partition '" + std::string(name) + "' (rows or cells)");
-}
-
 context::context() : impl_(std::make_unique<impl>()) {
     int initialised = 0;
     MPI_Initialized(&initialised);

@@ -214,16 +214,7 @@ retrieve_result<T> fixed_point_batch(context& ctx,
             const auto j = static_cast<std::size_t>(jj);
             auto& set = sets[j];
             ++res.steps[j];
-            if (set.empty()) {
-                status[j] = retrieval_status::out_of_support;
-                done[j] = 1;
-                continue;
-            }
-            if (have_prev[j] && set == prevs[j]) {
-                // The single-process rule (lsr_fixed_point.cpp): a strict local minimum unless a
-                // memory lies exactly on the boundary.
-                status[j] =
-                    boundary[j] ? retrieval_status::not_minimum : retrieval_status::converged;
+            if (detail::lsr_stops(set, prevs[j], have_prev[j] != 0, boundary[j] != 0, status[j])) {
                 done[j] = 1;
                 continue;
             }

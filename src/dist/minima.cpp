@@ -92,16 +92,7 @@ minima_result find_lsr_minima(context& ctx,
         off += 8 + ud + k;
         res.minima.push_back(std::move(m));
     }
-    std::sort(res.minima.begin(), res.minima.end(), [](const minimum& a, const minimum& b) {
-        return a.support < b.support;
-    });
-    for (const auto& m : res.minima) {
-        if (m.stored)
-            ++res.stored;
-        else
-            ++res.emergent;
-        if (m.novel) ++res.novel;
-    }
+    minima_detail::sort_and_count(res);
     res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return res;
 }

@@ -52,15 +52,6 @@ int context::default_threads() const {
     return 1;
 }
 
-std::string_view to_string(partition p) noexcept {
-    return p == partition::cells ? "cells" : "rows";
-}
-partition parse_partition(std::string_view name) {
-    if (name == "rows") return partition::rows;
-    if (name == "cells") return partition::cells;
-    throw invalid_argument("unknown --partition '" + std::string(name) + "' (rows or cells)");
-}
-
 template <class T>
 shard<T> load_shard(context&, const std::string&, partition, const exec_options&) {
     unavailable();

@@ -81,7 +81,6 @@ gray_pass_result gray_pass(const pattern_set& ps,
 
 // ---- clique enumeration -----------------------------------------------------------------
 
-
 struct clique_pass_result {
     std::vector<std::int64_t> offsets{0};  ///< CSR of the supports found (distinct indices)
     std::vector<std::int64_t> indices;
@@ -138,6 +137,10 @@ clique_pass_result clique_pass(const pattern_set& ps,
                                const exec_options& exec,
                                int row_cache_limit = 1024,
                                const anchor_share& share = {});
+
+/// Sorts res.minima by support set (the order of every result) and counts them: stored,
+/// emergent, novel. One home for the single-process and the MPI-gathered results.
+void sort_and_count(minima_result& res);
 
 /// find_lsr_minima (include/denseam/minima.hpp) for the share of the anchors given: the minima
 /// whose support's smallest distinct pattern this process owns (sorted by support), their

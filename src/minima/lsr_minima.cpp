@@ -329,9 +329,16 @@ minima_result minima_detail::find_lsr_minima_share(matrix_view<const double> pat
             res.minima[i] =
                 make_minimum(ps, sup[static_cast<std::size_t>(i)], beta, eps, options, index.get());
     });
+    sort_and_count(res);
+    res.seconds = elapsed(t0);
+    return res;
+}
+
+void minima_detail::sort_and_count(minima_result& res) {
     std::sort(res.minima.begin(), res.minima.end(), [](const minimum& a, const minimum& b) {
         return a.support < b.support;
     });
+    res.stored = res.emergent = res.novel = 0;
     for (const auto& m : res.minima) {
         if (m.stored)
             ++res.stored;
@@ -339,8 +346,6 @@ minima_result minima_detail::find_lsr_minima_share(matrix_view<const double> pat
             ++res.emergent;
         if (m.novel) ++res.novel;
     }
-    res.seconds = elapsed(t0);
-    return res;
 }
 
 minima_counts count_lsr_minima_at(matrix_view<const double> patterns,

@@ -164,21 +164,7 @@ retrieve_result<T> lsr_fixed_point(const retrieval_call<T>& call) {
                 boundary[i] = b;
             }
             ++res.steps[i];
-            if (set.empty()) {
-                status[i] = retrieval_status::out_of_support;
-                done[i] = 1;
-                return;
-            }
-            if (have_prev[i] && set == prevs[i]) {
-                // x = mean(S) and S is the strict active set of x. Near x the members stay
-                // inside and the memories with q > 1 outside, so Z = eps + sum_S (1 - q), a
-                // concave quadratic with its maximum at mean(S) = x: a strict local minimum
-                // of E, unless a memory lies exactly on the boundary (q == 1). Its term
-                // (1 - q)_+ is 0 at x but grows linearly along the direction towards it,
-                // while the S part falls only quadratically: E decreases at first order
-                // and x is no minimum (issue 9).
-                status[i] =
-                    boundary[i] ? retrieval_status::not_minimum : retrieval_status::converged;
+            if (lsr_stops(set, prevs[i], have_prev[i] != 0, boundary[i] != 0, status[i])) {
                 done[i] = 1;
                 return;
             }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "denseam/matrix_view.hpp"
+#include "denseam/retrieval.hpp"
 #include "engine/distance.hpp"
 #include "index/range_index.hpp"
 
@@ -68,6 +69,31 @@ inline double lsr_active_set_indexed(const range_index<T>& index,
     }
     set.resize(kept);
     return z;
+}
+
+/// Algorithm 1's test after a support-set evaluation of a query whose strict active set is
+/// `set` (with `boundary`), `prev` being the set its state is the mean of (when have_prev): true
+/// when the query stops, with its status. An empty set: out_of_support. The set repeating:
+/// x = mean(S) and S is the strict active set of x. Near x the members stay inside and the
+/// memories with q > 1 outside, so Z = eps + sum_S (1 - q), a concave quadratic with its maximum
+/// at mean(S) = x: a strict local minimum of E (converged), unless a memory lies exactly on the
+/// boundary (q == 1). Its term (1 - q)_+ is 0 at x but grows linearly along the direction
+/// towards it, while the S part falls only quadratically: E decreases at first order and x is
+/// no minimum (not_minimum; issue 9). Shared by the single-process and the sharded fixed point.
+inline bool lsr_stops(const std::vector<std::int64_t>& set,
+                      const std::vector<std::int64_t>& prev,
+                      bool have_prev,
+                      bool boundary,
+                      retrieval_status& status) {
+    if (set.empty()) {
+        status = retrieval_status::out_of_support;
+        return true;
+    }
+    if (have_prev && set == prev) {
+        status = boundary ? retrieval_status::not_minimum : retrieval_status::converged;
+        return true;
+    }
+    return false;
 }
 
 }  // namespace denseam::detail
