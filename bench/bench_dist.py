@@ -14,6 +14,11 @@ the single-process command it must match:
 (2) exact LSR minima: M = 100,000 patterns uniform in [0,1)^4, beta = 2,000 (about a million
     candidate supports), basin radii included; same four runs; the minima (supports, positions)
     are compared with the single-process ones.
+(3) exact LSR fixed point (P4 of the range index): M = 1,000,000 memories and B = 1,000 queries
+    uniform in [0,1)^8 (float64), beta = 40: the single process, then 1 and 2 ranks with
+    --partition rows and cells (2 threads in all); the summary's requests against
+    requests_broadcast show how many query-rank contacts the bounding boxes saved; states and
+    support sets are compared with the single process.
 Reported per run: the command's own compute time ("seconds" of its summary: after the inputs are
 read), the wall time of the whole command (process and MPI start, reading included), and for the
 distributed runs the payload bytes the ranks sent each other, in all and per step (a step: one
@@ -51,10 +56,12 @@ def main():
     ap.add_argument("--dim", type=int, default=784)
     ap.add_argument("--minima-patterns", type=int, default=100_000)
     ap.add_argument("--minima-beta", type=float, default=2000.0)
+    ap.add_argument("--p4-memories", type=int, default=1_000_000)
     ap.add_argument("--keep", help="write the data here (default: a temporary folder)")
     args = ap.parse_args()
     if args.quick:
         args.memories, args.dim, args.minima_patterns = 20_000, 64, 20_000
+        args.p4_memories = 100_000
     if shutil.which("mpirun") is None:
         sys.exit("mpirun not found (apt-get install openmpi-bin libopenmpi-dev)")
     binary = os.path.abspath(args.bin)
@@ -131,6 +138,38 @@ def main():
                     dp = np.max(np.abs(pos - ref[0])) if same and pos.size else 0.0
                     print(f"{'':32s} vs single process: supports "
                           f"{'identical' if same else 'DIFFERENT'}, positions {dp:.1e}")
+    # (3) the exact LSR fixed point, rows against cells.
+    p4m, p4q = os.path.join(work, "p4_memories.npy"), os.path.join(work, "p4_queries.npy")
+    rng = np.random.default_rng(0)
+    np.save(p4m, rng.random((args.p4_memories, 8)))
+    np.save(p4q, rng.random((1000, 8)))
+    print(f"\n== exact LSR fixed point: M = {args.p4_memories} and B = 1000 in [0,1)^8, "
+          "beta = 40")
+    print(f"{'run':32s} {'compute s':>10s} {'wall s':>8s} {'requests':>10s} {'of':>8s} "
+          f"{'bytes sent':>12s}")
+    ref = None
+    for name, tag, ranks, part in (("1 process, 2 threads", "p", None, None),
+                                   ("mpirun -np 1, rows", "r1", 1, "rows"),
+                                   ("mpirun -np 2, rows", "r2", 2, "rows"),
+                                   ("mpirun -np 1, cells", "c1", 1, "cells"),
+                                   ("mpirun -np 2, cells", "c2", 2, "cells")):
+        out = [os.path.join(work, f"x_{tag}.npy"), os.path.join(work, f"s_{tag}.json")]
+        cmd = [binary, "retrieve", "-m", p4m, "-q", p4q, "-k", "lsr", "-b", "40",
+               "--method", "fixed-point", "-o", out[0], "--supports", out[1],
+               "--threads", str(2 // (ranks or 1))]
+        if ranks is not None:
+            cmd = mpirun + ["-np", str(ranks)] + cmd + ["--distributed", "--partition", part]
+        j, wall = run(cmd, env)
+        d = j.get("distributed", {})
+        print(f"{name:32s} {j['seconds']:10.2f} {wall:8.2f} {d.get('requests', ''):>10} "
+              f"{d.get('requests_broadcast', ''):>8} {d.get('bytes_sent', ''):>12}")
+        x, sup = np.load(out[0]), json.load(open(out[1]))
+        if ref is None:
+            ref = (x, sup)
+        else:
+            print(f"{'':32s} vs single process: supports "
+                  f"{'identical' if sup == ref[1] else 'DIFFERENT'}, states "
+                  f"{np.max(np.abs(x - ref[0])):.1e}")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
 

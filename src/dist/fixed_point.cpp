@@ -12,6 +12,7 @@
 #include "denseam/error.hpp"
 #include "dist/comm.hpp"
 #include "dist/internal.hpp"
+#include "engine/parallel.hpp"
 #include "kernels/policies.hpp"
 #include "retrieval/lsr_sets.hpp"
 #include "retrieval/methods.hpp"
@@ -65,10 +66,11 @@ retrieve_result<T> fixed_point_batch(context& ctx,
     const std::int64_t lo = slice_begin(nb, me, n), cnt = slice_begin(nb, me + 1, n) - lo;
     const auto ucnt = static_cast<std::size_t>(cnt);
 
-    // This rank's members of the ball of x: positions in the shard, then global rows.
-    std::vector<std::int64_t> pos;
-    std::vector<double> d2;
+    // This rank's members of the ball of x: positions in the shard, then global rows
+    // (thread-safe: its scratch is its own).
     auto local = [&](const double* x, answer& a) {
+        std::vector<std::int64_t> pos;
+        std::vector<double> d2;
         bool b = false;
         a.z = fp.index != nullptr ? detail::lsr_active_set_indexed(
                                         *fp.index, x, half_beta, 0.0, search_r2, pos, d2, b)
@@ -93,7 +95,6 @@ retrieve_result<T> fixed_point_batch(context& ctx,
     auto evaluate = [&](const std::vector<std::int64_t>& which) {
         std::vector<std::vector<double>> req(static_cast<std::size_t>(n));
         std::vector<std::vector<answer>> parts(ucnt, std::vector<answer>());
-        std::vector<std::vector<int>> part_rank(ucnt);
         std::vector<std::int64_t> self;
         auto& t = ctx.local_traffic();
         for (auto j : which) {
@@ -120,24 +121,42 @@ retrieve_result<T> fixed_point_batch(context& ctx,
         }
         const std::vector<double> got = comm::alltoallv_counted(ctx, send, sendcounts, recvcounts);
 
-        // Answer every request, source by source: [j, |S|, boundary, z, sum (d), rows (|S|)].
-        std::vector<std::vector<double>> rep(static_cast<std::size_t>(n));
-        answer a;
-        std::size_t off = 0;
-        for (int r = 0; r < n; ++r) {
-            const std::size_t end =
-                off + static_cast<std::size_t>(recvcounts[static_cast<std::size_t>(r)]);
-            for (; off < end; off += 1 + ud) {
-                local(got.data() + off + 1, a);
-                auto& o = rep[static_cast<std::size_t>(r)];
-                o.push_back(got[off]);
-                o.push_back(static_cast<double>(a.ids.size()));
-                o.push_back(a.boundary ? 1.0 : 0.0);
-                o.push_back(a.z);
-                o.insert(o.end(), a.sum.begin(), a.sum.end());
-                for (auto id : a.ids) o.push_back(static_cast<double>(id));
+        // Answer every request (in parallel, each into its own slot), then pack them source by
+        // source: [j, |S|, boundary, z, sum (d), rows (|S|)].
+        std::vector<std::size_t> req_off, req_src;
+        {
+            std::size_t off = 0;
+            for (int r = 0; r < n; ++r) {
+                const std::size_t end =
+                    off + static_cast<std::size_t>(recvcounts[static_cast<std::size_t>(r)]);
+                for (; off < end; off += 1 + ud) {
+                    req_off.push_back(off);
+                    req_src.push_back(static_cast<std::size_t>(r));
+                }
             }
         }
+        std::vector<answer> answers(req_off.size());
+        detail::parallel_for(static_cast<std::int64_t>(answers.size()), exec, [&](std::int64_t a) {
+            const auto ua = static_cast<std::size_t>(a);
+            local(got.data() + req_off[ua] + 1, answers[ua]);
+        });
+        std::vector<std::vector<double>> rep(static_cast<std::size_t>(n));
+        for (std::size_t a = 0; a < answers.size(); ++a) {
+            const answer& x = answers[a];
+            auto& o = rep[req_src[a]];
+            o.push_back(got[req_off[a]]);
+            o.push_back(static_cast<double>(x.ids.size()));
+            o.push_back(x.boundary ? 1.0 : 0.0);
+            o.push_back(x.z);
+            o.insert(o.end(), x.sum.begin(), x.sum.end());
+            for (auto id : x.ids) o.push_back(static_cast<double>(id));
+        }
+        // This rank's own queries in reach of its shard, also in parallel.
+        std::vector<answer> own(self.size());
+        detail::parallel_for(static_cast<std::int64_t>(own.size()), exec, [&](std::int64_t a) {
+            const auto ua = static_cast<std::size_t>(a);
+            local(xs[static_cast<std::size_t>(self[ua])].data(), own[ua]);
+        });
         send.clear();
         sendcounts.clear();
         for (auto& o : rep) {
@@ -147,20 +166,15 @@ retrieve_result<T> fixed_point_batch(context& ctx,
         const std::vector<double> back = comm::alltoallv_counted(ctx, send, sendcounts, recvcounts);
 
         // Every query's answers in rank order (this rank's own at its place).
-        off = 0;
-        std::size_t next_self = 0;
-        auto take_self = [&](int upto) {
-            (void)upto;
-            for (; next_self < self.size(); ++next_self) {
-                const auto j = static_cast<std::size_t>(self[next_self]);
-                answer s;
-                local(xs[j].data(), s);
-                parts[j].push_back(std::move(s));
-                part_rank[j].push_back(me);
+        std::size_t off = 0;
+        auto take_self = [&] {
+            for (std::size_t a = 0; a < self.size(); ++a) {
+                const auto j = static_cast<std::size_t>(self[a]);
+                parts[j].push_back(std::move(own[a]));
             }
         };
         for (int r = 0; r < n; ++r) {
-            if (r == me) take_self(r);
+            if (r == me) take_self();
             const std::size_t end =
                 off + static_cast<std::size_t>(recvcounts[static_cast<std::size_t>(r)]);
             while (off < end) {
@@ -174,7 +188,6 @@ retrieve_result<T> fixed_point_batch(context& ctx,
                 for (std::size_t i = 0; i < m; ++i)
                     s.ids.push_back(static_cast<std::int64_t>(back[off + 4 + ud + i]));
                 parts[j].push_back(std::move(s));
-                part_rank[j].push_back(r);
                 off += 4 + ud + m;
             }
         }

@@ -7,6 +7,7 @@
 
 #include "denseam/error.hpp"
 #include "dist/comm.hpp"
+#include "engine/validate.hpp"
 #include "minima/lsr_common.hpp"
 
 namespace denseam::dist {
@@ -20,34 +21,40 @@ minima_result find_lsr_minima(context& ctx,
     const auto t0 = std::chrono::steady_clock::now();
     minima_options opt = options;
     if (ctx.rank() != 0) opt.progress = nullptr;  // progress from rank 0 only
-    minima_result mine;
+    // Bad input is found by every rank alike; anything else in the collective enumeration ends
+    // the job (cli/distributed.cpp).
     ctx.agree([&] {
         if (options.max_candidates != 0)
             throw invalid_argument("--max-candidates is not available with --distributed");
-        minima_detail::anchor_share share{ctx.rank(), ctx.size(), {}};
-        // The interaction graph: each rank builds the rows it owns; one all-gather of
-        // [row, length, neighbours...] completes it everywhere.
-        share.complete_graph = [&ctx](std::vector<std::vector<std::int32_t>>& adj) {
-            std::vector<double> rows;
-            for (std::size_t i = static_cast<std::size_t>(ctx.rank()); i < adj.size();
-                 i += static_cast<std::size_t>(ctx.size())) {
-                rows.push_back(static_cast<double>(i));
-                rows.push_back(static_cast<double>(adj[i].size()));
-                rows.insert(rows.end(), adj[i].begin(), adj[i].end());
-            }
-            std::vector<std::int64_t> counts;
-            const std::vector<double> all = comm::allgatherv(ctx, rows, counts);
-            for (std::size_t off = 0; off < all.size();) {
-                auto& row = adj[static_cast<std::size_t>(all[off])];
-                const auto len = static_cast<std::size_t>(all[off + 1]);
-                row.resize(len);
-                for (std::size_t k = 0; k < len; ++k)
-                    row[k] = static_cast<std::int32_t>(all[off + 2 + k]);
-                off += 2 + len;
-            }
-        };
-        mine = minima_detail::find_lsr_minima_share(patterns, beta, eps, opt, exec, share);
+        minima_detail::check_lsr_minima_call(beta, eps, options);
+        if (patterns.rows < 1 || patterns.cols < 1)
+            throw invalid_argument("the pattern set is empty");
+        detail::check_finite(patterns, "patterns");
     });
+    minima_detail::anchor_share share{ctx.rank(), ctx.size(), {}};
+    // The interaction graph: each rank builds the rows it owns; one all-gather of
+    // [row, length, neighbours...] completes it everywhere.
+    share.complete_graph = [&ctx](std::vector<std::vector<std::int32_t>>& adj) {
+        std::vector<double> rows;
+        for (std::size_t i = static_cast<std::size_t>(ctx.rank()); i < adj.size();
+             i += static_cast<std::size_t>(ctx.size())) {
+            rows.push_back(static_cast<double>(i));
+            rows.push_back(static_cast<double>(adj[i].size()));
+            rows.insert(rows.end(), adj[i].begin(), adj[i].end());
+        }
+        std::vector<std::int64_t> counts;
+        const std::vector<double> all = comm::allgatherv(ctx, rows, counts);
+        for (std::size_t off = 0; off < all.size();) {
+            auto& row = adj[static_cast<std::size_t>(all[off])];
+            const auto len = static_cast<std::size_t>(all[off + 1]);
+            row.resize(len);
+            for (std::size_t k = 0; k < len; ++k)
+                row[k] = static_cast<std::int32_t>(all[off + 2 + k]);
+            off += 2 + len;
+        }
+    };
+    const minima_result mine =
+        minima_detail::find_lsr_minima_share(patterns, beta, eps, opt, exec, share);
     const std::int64_t dim = patterns.cols;
     // [|S|, energy, hessian_scale, stored, novel, basin_radius, nearest_distance, nearest,
     //  position (dim), support (|S|)] per minimum.

@@ -138,6 +138,9 @@ clique_pass_result clique_pass(const pattern_set& ps,
                                int row_cache_limit = 1024,
                                const anchor_share& share = {});
 
+/// The checks of find_lsr_minima's scalar arguments (beta, eps, options): invalid_argument.
+void check_lsr_minima_call(double beta, double eps, const minima_options& options);
+
 /// Sorts res.minima by support set (the order of every result) and counts them: stored,
 /// emergent, novel. One home for the single-process and the MPI-gathered results.
 void sort_and_count(minima_result& res);

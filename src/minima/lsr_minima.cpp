@@ -304,10 +304,7 @@ minima_result minima_detail::find_lsr_minima_share(matrix_view<const double> pat
                                                    const exec_options& exec,
                                                    const anchor_share& share) {
     const auto t0 = std::chrono::steady_clock::now();
-    check_beta(beta);
-    if (!std::isfinite(eps) || eps < 0.0)
-        throw invalid_argument("eps must be finite and >= 0 (got " + detail::shortest(eps) + ")");
-    check_options(options);
+    check_lsr_minima_call(beta, eps, options);
     const pattern_set ps = make_pattern_set(patterns);
     const auto index = pattern_index(ps, exec);
     const support_list sup = supports_at(ps, beta, options, exec, index.get(), share);
@@ -332,6 +329,13 @@ minima_result minima_detail::find_lsr_minima_share(matrix_view<const double> pat
     sort_and_count(res);
     res.seconds = elapsed(t0);
     return res;
+}
+
+void minima_detail::check_lsr_minima_call(double beta, double eps, const minima_options& options) {
+    check_beta(beta);
+    if (!std::isfinite(eps) || eps < 0.0)
+        throw invalid_argument("eps must be finite and >= 0 (got " + detail::shortest(eps) + ")");
+    check_options(options);
 }
 
 void minima_detail::sort_and_count(minima_result& res) {

@@ -14,6 +14,8 @@
 
 #include "denseam/energy.hpp"
 #include "denseam/error.hpp"
+#include "engine/sums.hpp"
+#include "engine/tile_engine.hpp"
 #include "engine/validate.hpp"
 #include "expect.hpp"
 #include "kernels/policies.hpp"
@@ -527,4 +529,80 @@ void check_input_scan() {
 TEST(Validation, InputScanFindsTheLargestAndEveryNonFiniteEntry) {
     check_input_scan<float>();
     check_input_scan<double>();
+}
+
+// ---- the sums of a shard of the memories, merged (what the MPI-sharded memory exchanges) ----
+
+TEST(Sums, ShardsMergedInOrderEqualTheWholeSetAndTheNaiveOracle) {
+    // Memories split into uneven shards, one of them empty; each shard's sums from the engine,
+    // merged in shard order and finished, against the naive oracle (1e-12) and, for one shard,
+    // against the engine on the whole set (bit for bit: the merge of one part is the identity).
+    const std::int64_t M = 301, B = 9, d = 5;
+    const auto mem = oracle::uniform(M * d, 11, -1, 1), qry = oracle::uniform(B * d, 12, -1, 1);
+    const std::vector<std::int64_t> cuts = {0, 120, 120, 250, 301};  // shard 1 is empty
+    for (auto k : {kernel_kind::lse, kernel_kind::lsr, kernel_kind::cosine, kernel_kind::poly}) {
+        energy_params p = oracle::make(k, k == kernel_kind::poly ? 2.0 : 1.5);
+        if (k == kernel_kind::poly) p.degree = 3;
+        if (k == kernel_kind::lsr) p.eps = 0.25;
+        const auto [exp_type, distance] = denseam::detail::sums_traits(k);
+        const auto want = oracle::evaluate(mem, M, qry, B, d, p);
+        const auto qv = make_matrix_view<const double>(qry.data(), B, d);
+        for (std::size_t n_parts : {std::size_t{1}, cuts.size() - 1}) {
+            struct part {
+                std::vector<double> shift, z, sw, g;
+            };
+            std::vector<part> parts(n_parts);
+            for (std::size_t s = 0; s < n_parts; ++s) {
+                const std::int64_t m0 = n_parts == 1 ? 0 : cuts[s],
+                                   m1 = n_parts == 1 ? M : cuts[s + 1];
+                auto& pt = parts[s];
+                pt.shift.resize(B);
+                pt.z.resize(B);
+                pt.sw.resize(B);
+                pt.g.resize(B * d);
+                denseam::detail::energy_sums(
+                    make_matrix_view<const double>(mem.data() + m0 * d, m1 - m0, d),
+                    qv,
+                    p,
+                    denseam::detail::query_sums_out{pt.shift, pt.z, pt.sw, pt.g.data()},
+                    {});
+            }
+            std::vector<double> e(B), g(B * d), gsum(d);
+            std::vector<energy_status> st(B);
+            for (std::int64_t i = 0; i < B; ++i) {
+                const auto s = denseam::detail::merge_sums(
+                    exp_type,
+                    static_cast<std::int64_t>(n_parts),
+                    [&](std::int64_t c) {
+                        const part& pt = parts[static_cast<std::size_t>(c)];
+                        return denseam::detail::sums_part<double>{
+                            pt.shift[i], pt.z[i], pt.sw[i], pt.g.data() + i * d};
+                    },
+                    std::span<double>(gsum));
+                denseam::detail::finish_query<double>(
+                    exp_type, distance, s, gsum.data(), qv.row(i), d, p, e[i], &g[i * d], &st[i]);
+            }
+            for (std::int64_t i = 0; i < B; ++i) {
+                EXPECT_NEAR(e[i], want.energy[i], 1e-12 * (1 + std::abs(want.energy[i])))
+                    << to_string(k) << " parts " << n_parts << " query " << i;
+                for (std::int64_t c = 0; c < d; ++c)
+                    EXPECT_NEAR(g[i * d + c], want.grad[i * d + c], 1e-12 * (1 + want.gscale[i]))
+                        << to_string(k) << " parts " << n_parts;
+            }
+            if (n_parts == 1) {
+                std::vector<double> e1(B), g1(B * d);
+                std::vector<energy_status> st1(B);
+                denseam::energy_and_grad(make_matrix_view<const double>(mem.data(), M, d),
+                                         qv,
+                                         p,
+                                         std::span<double>(e1),
+                                         make_matrix_view<double>(g1.data(), B, d),
+                                         std::span<energy_status>(st1),
+                                         {});
+                EXPECT_EQ(e, e1) << to_string(k);
+                EXPECT_EQ(g, g1) << to_string(k);
+                EXPECT_EQ(st, st1) << to_string(k);
+            }
+        }
+    }
 }
