@@ -1,13 +1,11 @@
 // SPDX-License-Identifier: MIT
 // The MPI job (context), its collective helpers (comm.hpp) and the agreement on errors.
-#include <unistd.h>
-
 #include <algorithm>
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <new>
-#include <numeric>
 #include <thread>
 
 #include "denseam/error.hpp"

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: MIT
 // src/dist in a build without MPI: available() is false and every entry point says so.
+#include <cstdlib>
+#include <string>
+
 #include "denseam/error.hpp"
 #include "dist/dist.hpp"
 
