@@ -30,6 +30,7 @@
 #include "engine/fastmath.hpp"
 #include "expect.hpp"
 #include "oracle.hpp"
+#include "temp_dir.hpp"
 
 using namespace denseam;
 namespace fs = std::filesystem;
@@ -290,21 +291,7 @@ double max_abs(const dvec& v) {
     return m;
 }
 
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        std::string tmpl = (fs::temp_directory_path() / "denseam_features_XXXXXX").string();
-        if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path = tmpl;
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using test_support::temp_dir;
 
 // ---- the map against its formulas ------------------------------------------------------------
 

@@ -26,6 +26,7 @@
 #include "denseam/retrieval.hpp"
 #include "expect.hpp"
 #include "oracle.hpp"
+#include "temp_dir.hpp"
 
 using namespace denseam;
 
@@ -438,20 +439,7 @@ TEST(ImagesIdx, ParseErrorsNameTheInput) {
 }
 
 // A temporary directory removed at the end of the test.
-struct temp_dir {
-    std::filesystem::path path;
-    temp_dir() {
-        std::string tmpl =
-            (std::filesystem::temp_directory_path() / "denseam_images_XXXXXX").string();
-        if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path = tmpl;
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using test_support::temp_dir;
 
 void write_file(const std::string& path, const bytes& b) {
     std::ofstream out(path, std::ios::binary);

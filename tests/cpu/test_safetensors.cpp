@@ -26,6 +26,7 @@
 
 #include "denseam/error.hpp"
 #include "denseam/safetensors.hpp"
+#include "temp_dir.hpp"
 
 namespace {
 
@@ -146,21 +147,7 @@ void expect_same(const st_file& f,
     EXPECT_EQ(f.metadata, md);
 }
 
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        std::string tmpl = (fs::temp_directory_path() / "denseam_st_XXXXXX").string();
-        if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path = tmpl;
-    }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using test_support::temp_dir;
 
 bytes read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);

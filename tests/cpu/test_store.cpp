@@ -37,6 +37,7 @@
 #include "denseam/store.hpp"
 #include "expect.hpp"
 #include "oracle.hpp"
+#include "temp_dir.hpp"
 
 using namespace denseam;
 namespace fs = std::filesystem;
@@ -45,25 +46,7 @@ namespace {
 
 // ---- helpers ---------------------------------------------------------------------------------
 
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        std::string tmpl = (fs::temp_directory_path() / "denseam_store_XXXXXX").string();
-        if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path = tmpl;
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-    std::vector<std::string> entries() const {
-        std::vector<std::string> out;
-        for (const auto& e : fs::directory_iterator(path)) out.push_back(e.path().filename());
-        std::sort(out.begin(), out.end());
-        return out;
-    }
-};
+using test_support::temp_dir;
 
 std::vector<char> read_all(const std::string& path) {
     std::ifstream in(path, std::ios::binary);

@@ -21,21 +21,14 @@
 #include "io/format.hpp"
 #include "io/json.hpp"
 #include "io/jsonl.hpp"
+#include "temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using denseam::detail::file_plan;
 
 namespace {
 
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        char tmpl[] = "/tmp/denseam-files-XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~temp_dir() { fs::remove_all(path); }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using test_support::temp_dir;
 
 std::string read(const std::string& p) {
     std::ifstream in(p, std::ios::binary);

@@ -30,6 +30,7 @@
 #include "expect.hpp"
 #include "io/files.hpp"
 #include "io/format.hpp"
+#include "temp_dir.hpp"
 
 namespace {
 
@@ -103,22 +104,7 @@ void expect_parse_error(const bytes& b, const std::string& fragment) {
 }
 
 // A temporary directory removed at the end of the test.
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        std::string tmpl = (fs::temp_directory_path() / "denseam_npy_XXXXXX").string();
-        if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-        path = tmpl;
-    }
-    ~temp_dir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    std::string file(const std::string& name) const { return (path / name).string(); }
-    std::size_t count_entries() const {
-        return static_cast<std::size_t>(std::distance(fs::directory_iterator(path), {}));
-    }
-};
+using test_support::temp_dir;
 
 bytes read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
