@@ -6,9 +6,13 @@ A missing binary is a failure (with the command that builds it), never a silent 
 """
 import os
 import pathlib
+import sys
 import subprocess
 
 import pytest
+
+# tests/common/np_oracles.py: the NumPy oracles the test modules share.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "common"))
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 DEFAULT_BIN = REPO_ROOT / "build" / "release" / "bin" / "denseam"

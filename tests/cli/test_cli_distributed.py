@@ -23,32 +23,13 @@ import time
 import numpy as np
 import pytest
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
-BIN = pathlib.Path(os.environ.get("DENSEAM_BIN",
-                                  str(REPO_ROOT / "build" / "release" / "bin" / "denseam")))
-if not BIN.is_absolute():
-    BIN = (REPO_ROOT / BIN).resolve()
+from np_oracles import sq_dists
+
 TIMEOUT = 120
 RANKS = (1, 2, 3)
-
-
-def _env() -> dict:
-    env = dict(os.environ)
-    env["OMPI_MCA_rmaps_base_oversubscribe"] = "1"
-    # Containers often forbid the cross-memory attach Open MPI's shared-memory transport tries
-    # first; copying through the shared segment works everywhere (tests move little data).
-    env.setdefault("OMPI_MCA_btl_vader_single_copy_mechanism", "none")
-    if "OPENBLAS_CORETYPE" not in env:
-        try:
-            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-                if any(ln.startswith("flags") and " avx512f" in ln for ln in f):
-                    env["OPENBLAS_CORETYPE"] = "SKYLAKEX"
-        except OSError:
-            pass
-    return env
-
-
-ENV = _env()
+# Set once per module by _mpi (below) from conftest's denseam_bin and cli_env fixtures.
+BIN = None
+ENV = None
 
 
 def mpi(n, *args):
@@ -70,8 +51,6 @@ def _skip_reason():
         return "DENSEAM_TEST_MPI=0"
     if shutil.which("mpirun") is None:
         return "mpirun is not on PATH"
-    if not (BIN.is_file() and os.access(BIN, os.X_OK)):
-        return None  # the denseam_bin fixture fails every test with the build command
     with tempfile.TemporaryDirectory() as d:
         x = pathlib.Path(d) / "x.npy"
         np.save(x, np.array([[0.0, 0.0], [1.0, 0.0]]))
@@ -84,14 +63,19 @@ def _skip_reason():
     return None
 
 
-_REASON = _skip_reason()
-if _REASON:
-    pytest.skip(_REASON, allow_module_level=True)
-
-
-@pytest.fixture(autouse=True)
-def _binary_present(denseam_bin):
-    """A missing binary fails (through conftest's fixture), never skips."""
+@pytest.fixture(scope="module", autouse=True)
+def _mpi(denseam_bin, cli_env):
+    """The binary (a missing one fails through conftest's fixture, never skips), the tool's
+    environment plus Open MPI's settings, and the module's skip when MPI is unavailable."""
+    global BIN, ENV
+    BIN = denseam_bin
+    ENV = dict(cli_env, OMPI_MCA_rmaps_base_oversubscribe="1")
+    # Containers often forbid the cross-memory attach Open MPI's shared-memory transport tries
+    # first; copying through the shared segment works everywhere (tests move little data).
+    ENV.setdefault("OMPI_MCA_btl_vader_single_copy_mechanism", "none")
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
 
 
 def ok(p):
@@ -127,10 +111,6 @@ def check_block(summary, n, m, partition="rows", batches=None):
     return d
 
 
-def npy_sq(a, b):
-    return ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
-
-
 # ----------------------------------------------------------------------------------------------
 # energy
 
@@ -149,7 +129,7 @@ def edata(tmp_path_factory):
     np.save(d / "Q.npy", q)
     np.save(d / "X32.npy", x.astype(np.float32))
     np.save(d / "Q32.npy", q.astype(np.float32))
-    sup = npy_sq(q, x) < 2.0 / E_BETA
+    sup = sq_dists(q, x) < 2.0 / E_BETA
     assert sup.any(1).all() and not sup.all(1).any()  # partial supports
     return d, x, q
 
@@ -179,7 +159,7 @@ def check_grad(g, g_ref, rtol=1e-10):
 
 def test_energy_oracle_matches_numpy(edata):
     d, x, q = edata
-    d2 = npy_sq(q, x)
+    d2 = sq_dists(q, x)
     e_lse, _, _ = energy_oracle(d, "lse")
     np.testing.assert_allclose(
         e_lse, -np.log(np.exp(-E_BETA / 2 * d2).sum(1)) / E_BETA, rtol=1e-12)
@@ -297,7 +277,7 @@ def fp_ref(blobs):
     assert sizes.min() >= 1 and np.median(sizes) >= 5 and sizes.max() < len(x), sizes
     for i in range(len(q)):
         idx = np.array(sup["indices"][off[i]:off[i + 1]])
-        assert np.array_equal(idx, np.flatnonzero(npy_sq(r[i:i + 1], x)[0] < 2.0 / R_BETA))
+        assert np.array_equal(idx, np.flatnonzero(sq_dists(r[i:i + 1], x)[0] < 2.0 / R_BETA))
         np.testing.assert_allclose(r[i], x[idx].mean(0), rtol=1e-12, atol=1e-12)
     return s, r, e, st, sup
 

@@ -12,19 +12,10 @@ import json
 import numpy as np
 import pytest
 
+from np_oracles import lsr_energy, lsr_supports
+
 BETA = 20.0
 KINDS = ("auto", "brute", "kdtree", "ball")
-
-
-def lsr_energy(mem, q, beta):
-    d2 = ((q[:, None, :] - mem[None, :, :]) ** 2).sum(-1)
-    with np.errstate(divide="ignore"):
-        return -np.log(np.maximum(1.0 - beta / 2 * d2, 0.0).sum(1)) / beta
-
-
-def lsr_supports(mem, x, beta):
-    d2 = ((x[:, None, :] - mem[None, :, :]) ** 2).sum(-1)
-    return [np.flatnonzero(row < 2.0 / beta) for row in d2]
 
 
 def csr(sup, key):

@@ -7,9 +7,13 @@ A missing or broken module fails the whole run with that hint (never a silent sk
 """
 import os
 import pathlib
+import sys
 
 import numpy as np
 import pytest
+
+# tests/common/np_oracles.py: the NumPy oracles the test modules share.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "common"))
 
 try:
     import denseam
