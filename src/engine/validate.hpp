@@ -4,7 +4,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
+#include "denseam/energy.hpp"
 #include "denseam/kernels.hpp"
 #include "denseam/matrix_view.hpp"
 
@@ -44,5 +46,19 @@ void check_energy_outputs(std::int64_t n_queries,
                           std::int64_t grad_rows,
                           std::int64_t grad_cols,
                           std::size_t n_status);
+
+/// check_energy_outputs for the output views of a call with `queries` (an empty grad: none).
+template <class T>
+void check_energy_outputs(matrix_view<const T> queries,
+                          std::span<T> energy,
+                          matrix_view<T> grad,
+                          std::span<energy_status> status) {
+    check_energy_outputs(queries.rows,
+                         queries.cols,
+                         energy.size(),
+                         grad.empty() ? -1 : grad.rows,
+                         grad.empty() ? -1 : grad.cols,
+                         status.size());
+}
 
 }  // namespace denseam::detail

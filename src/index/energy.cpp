@@ -165,12 +165,7 @@ void energy_and_grad_impl(matrix_view<const T> memories,
     validate(params);
     const double coord_max = detail::check_memories_queries(memories, queries);
     detail::check_energy_range(memories, coord_max, params);
-    detail::check_energy_outputs(queries.rows,
-                                 queries.cols,
-                                 energy.size(),
-                                 grad.empty() ? -1 : grad.rows,
-                                 grad.empty() ? -1 : grad.cols,
-                                 status.size());
+    detail::check_energy_outputs(queries, energy, grad, status);
     if (exec.index != index_kind::automatic && exec.index != index_kind::brute &&
         !has_compact_support(params.kernel))
         throw invalid_argument("index '" + std::string(to_string(exec.index)) +

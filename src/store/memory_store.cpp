@@ -151,9 +151,17 @@ struct memory_store::impl {
         rows = range_index<T>(r, kind_for(r.rows), without_interrupt(exec));
     }
 
-    void check_not_empty(const char* what) const {
+    /// The checks of a query batch: a store with patterns, the store's dimension, a valid view,
+    /// finite values (`what`: what the call does, for the message of an empty store).
+    void check_queries(matrix_view<const double> queries, const char* what) const {
         if (ids.empty())
             throw invalid_argument(std::string("the store is empty: add patterns before ") + what);
+        if (queries.cols != dim)
+            throw invalid_argument("queries have dimension " + std::to_string(queries.cols) +
+                                   " but the store has dimension " + std::to_string(dim));
+        if (queries.rows < 0 || (queries.rows > 0 && (queries.data == nullptr || queries.ld < dim)))
+            throw invalid_argument("queries: invalid view (null data or row stride < cols)");
+        detail::check_finite(queries, "queries");
     }
 
     template <class U>
@@ -389,19 +397,8 @@ void memory_store::energy_and_grad(matrix_view<const double> queries,
     const auto& s = *p_;
     validate(exec);
     std::shared_lock lock(s.mutex);
-    s.check_not_empty("computing energies");
-    if (queries.cols != s.dim)
-        throw invalid_argument("queries have dimension " + std::to_string(queries.cols) +
-                               " but the store has dimension " + std::to_string(s.dim));
-    if (queries.rows < 0 || (queries.rows > 0 && (queries.data == nullptr || queries.ld < s.dim)))
-        throw invalid_argument("queries: invalid view (null data or row stride < cols)");
-    detail::check_energy_outputs(queries.rows,
-                                 queries.cols,
-                                 energy.size(),
-                                 grad.empty() ? -1 : grad.rows,
-                                 grad.empty() ? -1 : grad.cols,
-                                 status.size());
-    detail::check_finite(queries, "queries");
+    s.check_queries(queries, "computing energies");
+    detail::check_energy_outputs(queries, energy, grad, status);
     s.visit([&](const auto& ix) {
         using T = std::remove_cvref_t<decltype(*ix.row(0))>;
         const auto mem = rows_of(ix);
@@ -451,11 +448,7 @@ retrieve_result<double> memory_store::retrieve(matrix_view<const double> queries
     const auto& s = *p_;
     validate(exec);
     std::shared_lock lock(s.mutex);
-    s.check_not_empty("retrieving");
-    if (queries.cols != s.dim)
-        throw invalid_argument("queries have dimension " + std::to_string(queries.cols) +
-                               " but the store has dimension " + std::to_string(s.dim));
-    detail::check_finite(queries, "queries");
+    s.check_queries(queries, "retrieving");
     retrieve_result<double> res = s.visit([&](const auto& ix) {
         using T = std::remove_cvref_t<decltype(*ix.row(0))>;
         const auto mem = rows_of(ix);
