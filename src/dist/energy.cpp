@@ -325,7 +325,7 @@ retrieve_result<T> retrieve(context& ctx,
         out.support.offsets.assign(1, 0);
     }
     fixed_point_state<T> fp;
-    if (fixed) fp = make_fixed_point_state(mem, params, n, exec);
+    fp.n_queries = n;
     for (std::int64_t b0 = 0; b0 < n; b0 += batch) {
         const std::int64_t nb = std::min(batch, n - b0);
         const std::vector<T> x = share_batch(ctx, queries, b0, nb, d);

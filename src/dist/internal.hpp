@@ -60,16 +60,6 @@ struct fixed_point_state {
     std::unique_ptr<detail::range_index<T>> index;
 };
 
-template <class T>
-fixed_point_state<T> make_fixed_point_state(const shard<T>&,
-                                            const energy_params&,
-                                            std::int64_t n_queries,
-                                            const exec_options&) {
-    fixed_point_state<T> s;
-    s.n_queries = n_queries;
-    return s;
-}
-
 /// The exact LSR fixed point of the batch xb (on every rank); the result on rank 0.
 template <class T>
 retrieve_result<T> fixed_point_batch(context& ctx,
